@@ -1,0 +1,55 @@
+// Copy-on-write block store: a read-only golden image version shared by every seat, plus
+// one seat's delta (changed chunks) and the map of which chunks the seat owns.
+//
+// Reads of chunks the seat never wrote are served from the golden file itself, so all
+// seats share the golden file's page cache. Writes go to the delta; a write that covers a
+// chunk only in part copies the rest of the chunk up from the golden file first.
+// Durability: data is made durable before the map that points at it (flush()).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scsi/lun.h"
+
+namespace lanboot::scsi {
+
+struct CowStoreOptions {
+  std::string goldenPath;   // immutable golden version file, opened read-only; "" = blank disk
+  std::string deltaDir;     // directory holding the seat's delta files (created if missing)
+  uint64_t sizeBytes = 0;   // 0 = size of the golden file (rounded down to 512)
+  uint64_t quotaBytes = 0;  // 0 = no quota on delta usage
+  bool readOnly = false;
+};
+
+// Error codes returned (negated errno style: 0 ok, <0 failure).
+//   -ENOSPC: delta quota or data disk full   -EIO: I/O error   -EINVAL: out of range
+class CowStore {
+ public:
+  static std::shared_ptr<CowStore> open(const CowStoreOptions& options, std::string* error);
+  virtual ~CowStore() = default;
+
+  virtual uint64_t sizeBytes() const = 0;
+  virtual bool readOnly() const = 0;
+
+  // Appends the file extents that hold [offset, offset+length) to `out`.
+  virtual int readExtents(uint64_t offset, uint64_t length, std::vector<FileExtent>& out) = 0;
+  // Reads into memory (copy-up, COMPARE, VERIFY with BYTCHK).
+  virtual int read(uint64_t offset, uint64_t length, uint8_t* out) = 0;
+  // Writes; fua = durable before return (data, then map).
+  virtual int write(uint64_t offset, const uint8_t* data, uint64_t length, bool fua) = 0;
+  // Drops the seat's chunks fully inside the range: they read as golden again (UNMAP).
+  virtual int discard(uint64_t offset, uint64_t length) = 0;
+  // Data then map to stable storage.
+  virtual int flush() = 0;
+  // Drops every chunk the seat wrote: the disk equals its golden version again. O(1)-ish
+  // in disk size (truncate + clear map), made durable before return.
+  virtual int reset() = 0;
+
+  virtual uint64_t deltaBytesUsed() const = 0;  // allocated bytes of the delta data
+};
+
+}  // namespace lanboot::scsi

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lanboot's build and test suite need, only when one is missing.
+# Idempotent: a machine that has them all runs no apt-get at all.
+set -euo pipefail
+
+packages=(
+  # native addon build and fuzzers
+  build-essential python3 clang libclang-rt-14-dev
+  # iSCSI peers: initiator tools + conformance suite, and tgt as the benchmark peer
+  libiscsi-bin tgt
+  # VM tests: qemu with iPXE ROMs, OVMF for UEFI, qemu-img/qemu-io with iscsi://
+  qemu-system-x86 qemu-utils qemu-block-extra ipxe ovmf
+  # network tests: namespaces, a "home router" DHCP, DHCP/TFTP clients
+  iproute2 dnsmasq-base busybox isc-dhcp-client tftp-hpa atftp curl avahi-utils
+  # misc tools used by tests and benchmarks
+  procps psmisc util-linux e2fsprogs cpio
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "lanboot: missing Debian packages: ${missing[*]} (run this script as root to install them)" >&2
+  exit 1
+fi
+
+echo "lanboot: installing Debian packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,107 @@
+// Typed loader for the native addon (native/src, built by node-gyp into build/Release).
+// The addon owns everything on the per-I/O path (the iSCSI engine) and the few syscalls
+// Node does not expose (sd_notify datagrams, SO_BINDTODEVICE sockets).
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+
+export interface ChapCredentials {
+  /** CHAP_N the peer must present / we present. */
+  user: string;
+  /** Shared secret; 12..16 bytes keeps the Windows initiator happy. */
+  secret: string;
+}
+
+export interface TargetConfig {
+  /** Target IQN (RFC 3720 3.2.6). */
+  iqn: string;
+  /** Golden image version file, opened read-only and never written. "" = blank disk. */
+  goldenPath: string;
+  /** Directory holding this seat's delta (created if missing). */
+  deltaDir: string;
+  /** Disk size in bytes; 0 = golden file size. */
+  sizeBytes?: number;
+  /** Delta quota in bytes; 0 = none. */
+  quotaBytes?: number;
+  /** Initiator IQNs allowed to log in (and to see this target in SendTargets). */
+  initiators: string[];
+  /** One-way CHAP: the initiator must prove this secret. Absent = AuthMethod None. */
+  chap?: ChapCredentials;
+  /** Mutual CHAP: the target proves this secret to the initiator. */
+  mutualChap?: ChapCredentials;
+  /** VPD 0x80 unit serial number. */
+  serial: string;
+  /** VPD 0x83 NAA-5 designator, 16 hex digits. */
+  naaHex: string;
+  readOnly?: boolean;
+}
+
+export interface SessionInfo {
+  targetIqn: string;
+  initiatorIqn: string;
+  /** 12 hex digits. */
+  isid: string;
+  tsih: number;
+  remoteAddress: string;
+  remotePort: number;
+  connectedAt: number; // ms since epoch
+  commands: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** Mean per-command service time in microseconds since login. */
+  meanLatencyUs: number;
+}
+
+export type EngineEvent =
+  | { type: 'login'; targetIqn: string; initiatorIqn: string; isid: string; tsih: number; remoteAddress: string; discovery: boolean }
+  | { type: 'logout'; targetIqn: string; initiatorIqn: string; isid: string; tsih: number; reason: string }
+  | { type: 'login-failed'; targetIqn: string; initiatorIqn: string; remoteAddress: string; reason: string }
+  | { type: 'error'; targetIqn: string; initiatorIqn: string; message: string; code: string };
+
+export interface IscsiEngine {
+  /** Binds and starts accepting; returns the bound port (port 0 = any free port). */
+  listen(host: string, port: number): number;
+  /** Adds or updates a target. Changing the backing (golden/delta/size) drops its sessions. */
+  setTarget(config: TargetConfig): void;
+  /** Removes a target and drops its sessions. */
+  removeTarget(iqn: string): void;
+  /** Drops the target's sessions and discards its delta: the disk equals golden again. */
+  resetDisk(iqn: string): void;
+  /** Bytes the target's delta uses. */
+  deltaBytes(iqn: string): number;
+  sessions(): SessionInfo[];
+  /** Stops accepting, closes every session, flushes every delta. Idempotent. */
+  close(): void;
+}
+
+export interface NativeAddon {
+  IscsiEngine: new (onEvent: (event: EngineEvent) => void) => IscsiEngine;
+  /** sd_notify(3): sends `state` to $NOTIFY_SOCKET. Returns false when there is none. */
+  sdNotify(state: string): boolean;
+  /** A UDP socket bound to `port` on interface `ifname` (SO_BINDTODEVICE, SO_BROADCAST,
+   *  SO_REUSEADDR); returns its fd for dgram.createSocket('udp4').bind({ fd }). */
+  openInterfaceUdpSocket(ifname: string, port: number): number;
+}
+
+function findAddon(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // dist/src/native -> repo root, or src/native when run from source.
+  for (const up of ['../../..', '../..']) {
+    const candidate = path.resolve(here, up, 'build/Release/lanboot_native.node');
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  throw Object.assign(new Error('native addon not built: run `npm install` (node-gyp rebuild)'), {
+    code: 'LANBOOT_NATIVE_MISSING',
+  });
+}
+
+let cached: NativeAddon | undefined;
+
+export function loadNative(): NativeAddon {
+  if (!cached) {
+    const require = createRequire(import.meta.url);
+    cached = require(findAddon()) as NativeAddon;
+  }
+  return cached;
+}
