@@ -23,6 +23,10 @@ struct CowStoreOptions {
   uint64_t sizeBytes = 0;   // 0 = size of the golden file (rounded down to 512)
   uint64_t quotaBytes = 0;  // 0 = no quota on delta usage
   bool readOnly = false;
+  // Optional caller-given identity of the golden version (<= 64 bytes), recorded in the
+  // delta's map header. "" = derived from the golden file (size, mtime, inode). A delta made
+  // against another identity is refused at open().
+  std::string goldenId;
 };
 
 // Error codes returned (negated errno style: 0 ok, <0 failure).
@@ -41,6 +45,9 @@ class CowStore {
   virtual int read(uint64_t offset, uint64_t length, uint8_t* out) = 0;
   // Writes; fua = durable before return (data, then map).
   virtual int write(uint64_t offset, const uint8_t* data, uint64_t length, bool fua) = 0;
+  // Makes the range read as zeros (WRITE SAME with a zero block). Whole chunks become holes
+  // in the delta that the seat owns, so zeroing costs no delta space; fua as in write().
+  virtual int writeZeroes(uint64_t offset, uint64_t length, bool fua) = 0;
   // Drops the seat's chunks fully inside the range: they read as golden again (UNMAP).
   virtual int discard(uint64_t offset, uint64_t length) = 0;
   // Data then map to stable storage.

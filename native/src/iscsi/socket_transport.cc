@@ -1,0 +1,110 @@
+#include "iscsi/socket_transport.h"
+
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace lanboot::iscsi {
+namespace {
+// Source for zero-filled Data-In (holes, fd < 0 extents) and padding.
+alignas(4096) const uint8_t kZeroPage[65536] = {};
+}  // namespace
+
+bool SocketTransport::readExact(uint8_t* buffer, size_t length) {
+  size_t done = 0;
+  while (done < length) {
+    ssize_t got = recv(fd_, buffer + done, length - done, 0);
+    if (got > 0) {
+      done += size_t(got);
+      continue;
+    }
+    if (got < 0 && errno == EINTR) continue;
+    return false;  // EOF, timeout (EAGAIN) or error
+  }
+  return true;
+}
+
+void SocketTransport::setReadTimeout(int milliseconds) {
+  timeval tv{milliseconds / 1000, (milliseconds % 1000) * 1000};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+bool SocketTransport::sendAll(const void* data, size_t length, int flags) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  while (length > 0) {
+    ssize_t sent = send(fd_, p, length, flags | MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += sent;
+    length -= size_t(sent);
+  }
+  return true;
+}
+
+bool SocketTransport::sendPdu(const Bhs& bhs, const uint8_t* data, size_t length) {
+  const uint32_t padding = paddingFor(uint32_t(length));
+  iovec parts[3] = {{const_cast<uint8_t*>(bhs.data()), bhs.size()},
+                    {const_cast<uint8_t*>(data), length},
+                    {const_cast<uint8_t*>(kZeroPage), padding}};
+  int count = length > 0 ? (padding > 0 ? 3 : 2) : 1;
+  iovec* iov = parts;
+  while (count > 0) {
+    msghdr message{};
+    message.msg_iov = iov;
+    message.msg_iovlen = size_t(count);
+    ssize_t sent = sendmsg(fd_, &message, MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    size_t left = size_t(sent);
+    while (count > 0 && left >= iov->iov_len) {
+      left -= iov->iov_len;
+      ++iov;
+      --count;
+    }
+    if (count > 0) {
+      iov->iov_base = static_cast<uint8_t*>(iov->iov_base) + left;
+      iov->iov_len -= left;
+    }
+  }
+  return true;
+}
+
+bool SocketTransport::sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) {
+  uint64_t total = 0;
+  for (const auto& piece : pieces) total += piece.length;
+  const uint32_t padding = paddingFor(uint32_t(total));
+  // MSG_MORE keeps the header in the same TCP segment as the data that follows.
+  if (!sendAll(bhs.data(), bhs.size(), total > 0 ? MSG_MORE : 0)) return false;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const bool lastPiece = i + 1 == pieces.size() && padding == 0;
+    const scsi::FileExtent& piece = pieces[i];
+    uint64_t remaining = piece.length;
+    off_t offset = off_t(piece.offset);
+    while (remaining > 0 && piece.fd >= 0) {
+      ssize_t sent = sendfile(fd_, piece.fd, &offset, size_t(remaining));
+      if (sent < 0) {
+        if (errno == EINTR) continue;
+        return false;
+      }
+      if (sent == 0) break;  // file shorter than the extent: the rest goes out as zeros
+      remaining -= uint64_t(sent);
+    }
+    while (remaining > 0) {
+      size_t chunk = size_t(std::min<uint64_t>(remaining, sizeof kZeroPage));
+      if (!sendAll(kZeroPage, chunk, (lastPiece && chunk == remaining) ? 0 : MSG_MORE)) return false;
+      remaining -= chunk;
+    }
+  }
+  if (padding > 0 && !sendAll(kZeroPage, padding, 0)) return false;
+  return true;
+}
+
+}  // namespace lanboot::iscsi

@@ -1,0 +1,363 @@
+// Node-API glue: exposes exactly the NativeAddon interface of src/native/index.ts.
+// Only this directory includes Node headers. The engine runs on its own threads; events
+// reach JS through a ThreadSafeFunction. Every engine of an environment is stopped by an
+// environment cleanup hook so that process exit neither hangs nor crashes.
+#include <napi.h>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "common/bytes.h"
+#include "cow/store.h"
+#include "iscsi/engine.h"
+#include "scsi/lun.h"
+#include "system/sd_notify.h"
+#include "system/udp_socket.h"
+
+namespace {
+
+using lanboot::iscsi::EngineEvent;
+
+[[noreturn]] void throwWithCode(Napi::Env env, const std::string& message, const char* code, bool typeError = false) {
+  Napi::Error error = typeError ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  throw error;
+}
+
+class IscsiEngineWrap;
+
+// Per-environment state (one per main thread or worker).
+struct AddonState {
+  Napi::FunctionReference engineConstructor;
+  std::set<IscsiEngineWrap*> engines;
+};
+
+lanboot::iscsi::TargetBacking openBacking(const lanboot::iscsi::TargetSettings& settings, std::string* error) {
+  lanboot::scsi::CowStoreOptions options;
+  options.goldenPath = settings.goldenPath;
+  options.deltaDir = settings.deltaDir;
+  options.sizeBytes = settings.sizeBytes;
+  options.quotaBytes = settings.quotaBytes;
+  options.readOnly = settings.readOnly;
+  auto store = lanboot::scsi::CowStore::open(options, error);
+  if (!store) return {};
+  lanboot::scsi::DiskIdentity identity;
+  identity.serial = settings.serial;
+  identity.naa = settings.naa;
+  identity.targetName = settings.iqn;
+  auto lun = lanboot::scsi::makeDiskLun(store, identity);
+  return lanboot::iscsi::TargetBacking{lun, store};
+}
+
+Napi::Object eventToJs(Napi::Env env, const EngineEvent& event) {
+  Napi::Object object = Napi::Object::New(env);
+  switch (event.type) {
+    case EngineEvent::Type::kLogin:
+      object.Set("type", "login");
+      object.Set("targetIqn", event.targetIqn);
+      object.Set("initiatorIqn", event.initiatorIqn);
+      object.Set("isid", event.isid);
+      object.Set("tsih", Napi::Number::New(env, event.tsih));
+      object.Set("remoteAddress", event.remoteAddress);
+      object.Set("discovery", Napi::Boolean::New(env, event.discovery));
+      break;
+    case EngineEvent::Type::kLogout:
+      object.Set("type", "logout");
+      object.Set("targetIqn", event.targetIqn);
+      object.Set("initiatorIqn", event.initiatorIqn);
+      object.Set("isid", event.isid);
+      object.Set("tsih", Napi::Number::New(env, event.tsih));
+      object.Set("reason", event.reason);
+      break;
+    case EngineEvent::Type::kLoginFailed:
+      object.Set("type", "login-failed");
+      object.Set("targetIqn", event.targetIqn);
+      object.Set("initiatorIqn", event.initiatorIqn);
+      object.Set("remoteAddress", event.remoteAddress);
+      object.Set("reason", event.reason);
+      break;
+    case EngineEvent::Type::kError:
+      object.Set("type", "error");
+      object.Set("targetIqn", event.targetIqn);
+      object.Set("initiatorIqn", event.initiatorIqn);
+      object.Set("message", event.message);
+      object.Set("code", event.code);
+      break;
+  }
+  return object;
+}
+
+class IscsiEngineWrap : public Napi::ObjectWrap<IscsiEngineWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "IscsiEngine",
+                       {InstanceMethod<&IscsiEngineWrap::listen>("listen"),
+                        InstanceMethod<&IscsiEngineWrap::setTarget>("setTarget"),
+                        InstanceMethod<&IscsiEngineWrap::removeTarget>("removeTarget"),
+                        InstanceMethod<&IscsiEngineWrap::resetDisk>("resetDisk"),
+                        InstanceMethod<&IscsiEngineWrap::deltaBytes>("deltaBytes"),
+                        InstanceMethod<&IscsiEngineWrap::sessions>("sessions"),
+                        InstanceMethod<&IscsiEngineWrap::close>("close")});
+  }
+
+  explicit IscsiEngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IscsiEngineWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsFunction()) {
+      throwWithCode(env, "IscsiEngine(onEvent): onEvent must be a function", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    events_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "lanboot-iscsi-events", 0, 1);
+    // Events must not keep the process alive on their own; the supervisor's servers do.
+    events_.Unref(env);
+    Napi::ThreadSafeFunction events = events_;
+    auto sink = [events](const EngineEvent& event) mutable {
+      auto* copy = new EngineEvent(event);
+      napi_status status = events.NonBlockingCall(copy, [](Napi::Env callEnv, Napi::Function callback, EngineEvent* data) {
+        std::unique_ptr<EngineEvent> owned(data);
+        if (callEnv == nullptr || callback.IsEmpty()) return;
+        try {
+          callback.Call({eventToJs(callEnv, *owned)});
+        } catch (const Napi::Error& error) {
+          // An exception in onEvent is the caller's bug: surface it as uncaught, do not crash.
+          error.ThrowAsJavaScriptException();
+        }
+      });
+      if (status != napi_ok) delete copy;
+    };
+    engine_ = std::make_unique<lanboot::iscsi::Engine>(openBacking, sink);
+    state_ = env.GetInstanceData<AddonState>();
+    if (state_) state_->engines.insert(this);
+  }
+
+  ~IscsiEngineWrap() override {
+    if (state_) state_->engines.erase(this);
+    shutdown();
+  }
+
+  // Stops every engine thread, then releases the event function. Idempotent.
+  void shutdown() {
+    if (engine_) engine_->close();
+    if (!released_) {
+      released_ = true;
+      events_.Release();
+    }
+  }
+  void detachState() { state_ = nullptr; }
+
+ private:
+  Napi::Value listen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
+      throwWithCode(env, "listen(host, port): host string and port number required", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    double port = info[1].As<Napi::Number>().DoubleValue();
+    if (!(port >= 0 && port <= 65535) || port != double(int(port))) {
+      throwWithCode(env, "listen: port must be an integer 0..65535", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    std::string error;
+    int bound = engine_->listen(info[0].As<Napi::String>().Utf8Value(), uint16_t(port), &error);
+    if (bound < 0) throwWithCode(env, error, "LANBOOT_ISCSI_BIND");
+    return Napi::Number::New(env, bound);
+  }
+
+  static std::string requireString(Napi::Env env, Napi::Object object, const char* key, bool optional = false) {
+    Napi::Value value = object.Get(key);
+    if (value.IsUndefined() && optional) return "";
+    if (!value.IsString()) {
+      throwWithCode(env, std::string("target config: ") + key + " must be a string", "LANBOOT_INVALID_TARGET", true);
+    }
+    return value.As<Napi::String>().Utf8Value();
+  }
+
+  static uint64_t optionalSize(Napi::Env env, Napi::Object object, const char* key) {
+    Napi::Value value = object.Get(key);
+    if (value.IsUndefined() || value.IsNull()) return 0;
+    if (!value.IsNumber()) {
+      throwWithCode(env, std::string("target config: ") + key + " must be a number", "LANBOOT_INVALID_TARGET", true);
+    }
+    double number = value.As<Napi::Number>().DoubleValue();
+    if (!(number >= 0) || number > 9007199254740991.0 || number != double(uint64_t(number))) {
+      throwWithCode(env, std::string("target config: ") + key + " must be a non-negative integer",
+                    "LANBOOT_INVALID_TARGET", true);
+    }
+    return uint64_t(number);
+  }
+
+  static std::optional<lanboot::iscsi::ChapSecret> optionalChap(Napi::Env env, Napi::Object object, const char* key) {
+    Napi::Value value = object.Get(key);
+    if (value.IsUndefined() || value.IsNull()) return std::nullopt;
+    if (!value.IsObject()) {
+      throwWithCode(env, std::string("target config: ") + key + " must be {user, secret}", "LANBOOT_INVALID_TARGET",
+                    true);
+    }
+    Napi::Object chap = value.As<Napi::Object>();
+    lanboot::iscsi::ChapSecret secret{requireString(env, chap, "user"), requireString(env, chap, "secret")};
+    // RFC 7143 12.1.3: CHAP_N and the secret are text; keep them within the 255-byte value limit.
+    if (secret.user.empty() || secret.user.size() > 255 || secret.secret.empty() || secret.secret.size() > 255) {
+      throwWithCode(env, std::string("target config: ") + key + " user/secret must be 1..255 bytes",
+                    "LANBOOT_INVALID_TARGET", true);
+    }
+    return secret;
+  }
+
+  Napi::Value setTarget(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) {
+      throwWithCode(env, "setTarget(config): config object required", "LANBOOT_INVALID_TARGET", true);
+    }
+    Napi::Object config = info[0].As<Napi::Object>();
+    lanboot::iscsi::TargetSettings settings;
+    settings.iqn = requireString(env, config, "iqn");
+    settings.goldenPath = requireString(env, config, "goldenPath");
+    settings.deltaDir = requireString(env, config, "deltaDir");
+    settings.sizeBytes = optionalSize(env, config, "sizeBytes");
+    settings.quotaBytes = optionalSize(env, config, "quotaBytes");
+    Napi::Value initiators = config.Get("initiators");
+    if (!initiators.IsArray()) throwWithCode(env, "target config: initiators must be an array", "LANBOOT_INVALID_TARGET", true);
+    Napi::Array list = initiators.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value item = list.Get(i);
+      if (!item.IsString()) {
+        throwWithCode(env, "target config: initiators must be strings", "LANBOOT_INVALID_TARGET", true);
+      }
+      settings.initiators.push_back(item.As<Napi::String>().Utf8Value());
+    }
+    settings.chap = optionalChap(env, config, "chap");
+    settings.mutualChap = optionalChap(env, config, "mutualChap");
+    if (settings.mutualChap && !settings.chap) {
+      throwWithCode(env, "target config: mutualChap needs chap", "LANBOOT_INVALID_TARGET", true);
+    }
+    settings.serial = requireString(env, config, "serial");
+    const std::string naaHex = requireString(env, config, "naaHex");
+    auto naaBytes = lanboot::common::fromHex(naaHex, 8);
+    if (naaHex.size() != 16 || !naaBytes) {
+      throwWithCode(env, "target config: naaHex must be 16 hex digits", "LANBOOT_INVALID_TARGET", true);
+    }
+    settings.naa = lanboot::common::loadBe64(naaBytes->data());
+    Napi::Value readOnly = config.Get("readOnly");
+    settings.readOnly = readOnly.IsBoolean() && readOnly.As<Napi::Boolean>().Value();
+    std::string error;
+    if (!engine_->setTarget(settings, &error)) throwWithCode(env, error, "LANBOOT_TARGET_OPEN");
+    return env.Undefined();
+  }
+
+  Napi::Value removeTarget(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      throwWithCode(env, "removeTarget(iqn): iqn string required", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    engine_->removeTarget(info[0].As<Napi::String>().Utf8Value());
+    return env.Undefined();
+  }
+
+  Napi::Value resetDisk(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      throwWithCode(env, "resetDisk(iqn): iqn string required", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    std::string error;
+    if (!engine_->resetDisk(info[0].As<Napi::String>().Utf8Value(), &error)) {
+      throwWithCode(env, error, "LANBOOT_TARGET_RESET");
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value deltaBytes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      throwWithCode(env, "deltaBytes(iqn): iqn string required", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    const std::string iqn = info[0].As<Napi::String>().Utf8Value();
+    int64_t bytes = engine_->deltaBytes(iqn);
+    if (bytes < 0) throwWithCode(env, "no target " + iqn, "LANBOOT_TARGET_UNKNOWN");
+    return Napi::Number::New(env, double(bytes));
+  }
+
+  Napi::Value sessions(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto snapshots = engine_->sessions();
+    Napi::Array out = Napi::Array::New(env, snapshots.size());
+    for (size_t i = 0; i < snapshots.size(); ++i) {
+      const auto& s = snapshots[i];
+      Napi::Object object = Napi::Object::New(env);
+      object.Set("targetIqn", s.targetIqn);
+      object.Set("initiatorIqn", s.initiatorIqn);
+      object.Set("isid", s.isid);
+      object.Set("tsih", Napi::Number::New(env, s.tsih));
+      object.Set("remoteAddress", s.remoteAddress);
+      object.Set("remotePort", Napi::Number::New(env, s.remotePort));
+      object.Set("connectedAt", Napi::Number::New(env, double(s.connectedAtMs)));
+      object.Set("commands", Napi::Number::New(env, double(s.commands)));
+      object.Set("bytesRead", Napi::Number::New(env, double(s.bytesRead)));
+      object.Set("bytesWritten", Napi::Number::New(env, double(s.bytesWritten)));
+      object.Set("meanLatencyUs", Napi::Number::New(env, s.meanLatencyUs));
+      out.Set(uint32_t(i), object);
+    }
+    return out;
+  }
+
+  Napi::Value close(const Napi::CallbackInfo& info) {
+    shutdown();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<lanboot::iscsi::Engine> engine_;
+  Napi::ThreadSafeFunction events_;
+  bool released_ = false;
+  AddonState* state_ = nullptr;
+};
+
+Napi::Value sdNotify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    throwWithCode(env, "sdNotify(state): state string required", "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  const char* socketPath = std::getenv("NOTIFY_SOCKET");
+  std::string error;
+  auto result = lanboot::system::sendNotify(socketPath ? socketPath : "", info[0].As<Napi::String>().Utf8Value(), &error);
+  if (result == lanboot::system::NotifyResult::kFailed) throwWithCode(env, error, "LANBOOT_SD_NOTIFY");
+  return Napi::Boolean::New(env, result == lanboot::system::NotifyResult::kSent);
+}
+
+Napi::Value openInterfaceUdpSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
+    throwWithCode(env, "openInterfaceUdpSocket(ifname, port): string and number required", "LANBOOT_INVALID_ARGUMENT",
+                  true);
+  }
+  double port = info[1].As<Napi::Number>().DoubleValue();
+  if (!(port >= 0 && port <= 65535) || port != double(int(port))) {
+    throwWithCode(env, "openInterfaceUdpSocket: port must be an integer 0..65535", "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  std::string error;
+  int fd = lanboot::system::openInterfaceUdpSocket(info[0].As<Napi::String>().Utf8Value(), uint16_t(port), &error);
+  if (fd < 0) throwWithCode(env, error, "LANBOOT_UDP_SOCKET");
+  return Napi::Number::New(env, fd);
+}
+
+void cleanupEnvironment(AddonState* state) {
+  // Runs at environment teardown (process exit, worker exit): stop every engine thread
+  // before V8 goes away. Engines still referenced from JS are never finalized otherwise.
+  for (IscsiEngineWrap* engine : std::set<IscsiEngineWrap*>(state->engines)) {
+    engine->detachState();
+    engine->shutdown();
+  }
+  state->engines.clear();
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  auto* state = new AddonState();
+  env.SetInstanceData<AddonState>(state);  // deleted by node-addon-api at teardown
+  env.AddCleanupHook(cleanupEnvironment, state);
+  Napi::Function engine = IscsiEngineWrap::define(env);
+  state->engineConstructor = Napi::Persistent(engine);
+  exports.Set("IscsiEngine", engine);
+  exports.Set("sdNotify", Napi::Function::New(env, sdNotify, "sdNotify"));
+  exports.Set("openInterfaceUdpSocket", Napi::Function::New(env, openInterfaceUdpSocket, "openInterfaceUdpSocket"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(lanboot_native, init)

@@ -1,0 +1,23 @@
+// The disk LUN's advertised limits, shared by the executor (disk_lun.cc) and its tests.
+// makeDiskLun() itself is declared in scsi/lun.h.
+#pragma once
+
+#include <cstdint>
+
+namespace lanboot::scsi::disk {
+
+constexpr uint32_t kLogicalBlockSize = 512;           // BIOS INT13 needs 512-byte blocks
+constexpr uint8_t kLogicalPerPhysicalExponent = 3;   // 4 KiB physical blocks (= COW chunk)
+// Block limits VPD (SBC-3 6.6.4). The transport buffers a command's Data-Out in memory, so
+// the maximum transfer length also bounds per-command memory: 8192 blocks = 4 MiB.
+constexpr uint32_t kMaxTransferBlocks = 8192;
+constexpr uint32_t kOptimalTransferBlocks = 2048;      // 1 MiB
+constexpr uint32_t kOptimalGranularityBlocks = 8;      // one 4 KiB chunk
+// libiscsi's test_inquiry_block_limits insists on <= 1M blocks (or 0xFFFFFFFF = no limit).
+constexpr uint32_t kMaxUnmapBlocks = 1u << 20;         // 512 MiB per UNMAP command
+constexpr uint32_t kMaxUnmapDescriptors = 256;
+constexpr uint32_t kUnmapGranularityBlocks = 8;        // below a chunk nothing can be dropped
+constexpr uint32_t kMaxWriteSameBlocks = 65536;        // 32 MiB
+constexpr uint32_t kMaxPrefetchBlocks = kMaxTransferBlocks;
+
+}  // namespace lanboot::scsi::disk

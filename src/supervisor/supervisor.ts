@@ -1,0 +1,311 @@
+// The supervisor: owns the state (SQLite), the golden image store, the iSCSI engine (native
+// addon) and the HTTP / local API servers, and starts and stops them in order.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { Logger } from 'pino';
+import type { LanbootConfig } from '../config/config.js';
+import { openDatabase, migrate, type Db } from '../db/database.js';
+import { ImageRepository } from '../db/images.js';
+import { SeatRepository } from '../db/seats.js';
+import { LanbootError } from '../log/errors.js';
+import { errorFields } from '../log/logger.js';
+import { ImageStore } from '../storage/image-store.js';
+import { DataLayout } from '../storage/layout.js';
+import { SeatManager } from '../iscsi/seat-manager.js';
+import type { EngineEvent, EngineFactory, IscsiEngine } from '../iscsi/engine-types.js';
+import { createHttpApp, createLocalApiApp, type AppContext, type StatusView } from '../web/app.js';
+import { acquireDataLock, type DataLock } from '../system/data-lock.js';
+import { advertisedHost } from '../system/network.js';
+import { SystemdNotifier, type SdNotify } from '../system/systemd.js';
+import { lanbootVersion } from '../system/version.js';
+import { loadNative } from '../native/index.js';
+import type { MountContext, SupervisorService } from './service.js';
+
+/** sun_path is 108 bytes on Linux, including the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+export interface SupervisorOptions {
+  config: LanbootConfig;
+  logger: Logger;
+  /** How the user named the data dir, for messages ("./lanboot-data"). */
+  dataDirLabel?: string;
+  /** Defaults to the native addon's IscsiEngine. */
+  engineFactory?: EngineFactory;
+  /** Defaults to the native addon's sdNotify. */
+  sdNotify?: SdNotify;
+  env?: NodeJS.ProcessEnv;
+  /** DHCP, TFTP, boot scripts, ...: mounted and started in this order, stopped in reverse. */
+  services?: SupervisorService[];
+}
+
+export interface StartedSupervisor {
+  iscsiPort: number;
+  httpPort: number;
+  socketPath: string;
+}
+
+function listen(server: Server, target: { port: number; host: string } | { path: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    const done = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    if ('path' in target) server.listen(target.path, done);
+    else server.listen(target.port, target.host, done);
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    // Keep-alive and in-flight connections would hold close() open.
+    server.closeAllConnections();
+  });
+}
+
+export class Supervisor {
+  readonly layout: DataLayout;
+  private readonly log: Logger;
+  private lock: DataLock | undefined;
+  private db: Db | undefined;
+  private engine: IscsiEngine | undefined;
+  private httpServer: Server | undefined;
+  private apiServer: Server | undefined;
+  private seatManager: SeatManager | undefined;
+  private notifier: SystemdNotifier | undefined;
+  private iscsiPort = 0;
+  private httpPort = 0;
+  private readonly startedAt = Date.now();
+  private stopping: Promise<void> | undefined;
+  private readonly startedServices: SupervisorService[] = [];
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.layout = new DataLayout(options.config.dataDir);
+    this.log = options.logger;
+  }
+
+  get portal(): string {
+    return `${advertisedHost(this.options.config.listen)}:${this.iscsiPort}`;
+  }
+
+  status(): StatusView {
+    const { config } = this.options;
+    let sessions = 0;
+    try {
+      sessions = this.engine?.sessions().length ?? 0;
+    } catch {
+      // Status must answer even when the engine cannot; the engine logs its own errors.
+    }
+    const images = this.db ? (this.db.prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n : 0;
+    const seats = this.db ? (this.db.prepare('SELECT COUNT(*) AS n FROM seats').get() as { n: number }).n : 0;
+    return {
+      version: lanbootVersion(),
+      dataDir: config.dataDir,
+      iscsi: { host: config.listen, port: this.iscsiPort },
+      http: { host: config.listen, port: this.httpPort },
+      portal: this.portal,
+      dhcp: { mode: config.dhcp, interface: config.interface ?? null, running: false },
+      seats,
+      images,
+      sessions,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      services: Object.fromEntries(
+        (this.options.services ?? []).map((service) => {
+          try {
+            return [service.name, service.status?.() ?? { started: this.startedServices.includes(service) }];
+          } catch (error) {
+            return [service.name, { error: (error as Error).message }];
+          }
+        }),
+      ),
+    };
+  }
+
+  async start(): Promise<StartedSupervisor> {
+    const { config } = this.options;
+    const label = this.options.dataDirLabel ?? config.dataDir;
+    try {
+      if (Buffer.byteLength(this.layout.socket) > MAX_SOCKET_PATH_BYTES) {
+        throw new LanbootError('LANBOOT_CONFIG_INVALID', `--data: ${config.dataDir} is too long for the local API socket (a Unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes)`);
+      }
+      await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+      this.lock = await acquireDataLock(this.layout.lockFile, this.layout.socket, label);
+
+      this.db = openDatabase(this.layout.database);
+      const { applied } = await migrate(this.db);
+      if (applied.length > 0) this.log.info({ migrations: applied }, 'database migrated');
+      const images = new ImageRepository(this.db);
+      const seats = new SeatRepository(this.db);
+
+      const imageStore = new ImageStore(this.layout, images);
+      const cleaned = await imageStore.cleanup();
+      if (cleaned.removedPartials.length > 0 || cleaned.removedUnrecorded.length > 0) {
+        this.log.warn(cleaned, 'removed unfinished image imports left by an earlier run');
+      }
+      await fsp.mkdir(this.layout.seatsDir, { recursive: true });
+
+      let seatManager: SeatManager | undefined;
+      const onEvent = (event: EngineEvent) => {
+        if (seatManager) seatManager.onEngineEvent(event);
+        else this.log.info({ event }, 'iSCSI engine event');
+      };
+      const engineFactory: EngineFactory = this.options.engineFactory ?? ((handler) => new (loadNative().IscsiEngine)(handler));
+      try {
+        this.engine = engineFactory(onEvent);
+        this.iscsiPort = this.engine.listen(config.listen, config.iscsiPort);
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        throw new LanbootError(
+          code === 'LANBOOT_NATIVE_MISSING' ? code : 'LANBOOT_ENGINE_FAILED',
+          `cannot start the iSCSI engine on ${config.listen}:${config.iscsiPort}: ${(error as Error).message}`,
+          undefined,
+          { cause: error },
+        );
+      }
+      seatManager = new SeatManager({ layout: this.layout, images, seats, engine: this.engine, logger: this.log, portal: () => this.portal });
+      this.seatManager = seatManager;
+      const registered = seatManager.registerAll();
+
+      const ctx: AppContext = { logger: this.log, status: () => this.status(), images, imageStore, seats: seatManager };
+      const httpApp = createHttpApp(ctx);
+      const localApi = createLocalApiApp(ctx);
+      const services = this.options.services ?? [];
+      const mountContext: MountContext = {
+        config,
+        logger: this.log,
+        db: this.db,
+        layout: this.layout,
+        images,
+        imageStore,
+        seatRepository: seats,
+        seats: seatManager,
+        httpApp,
+        localApi,
+      };
+      for (const service of services) service.mount?.(mountContext);
+      this.httpServer = await this.serveHttp(httpApp, { port: config.httpPort, host: config.listen }, '--http-port');
+      this.httpPort = (this.httpServer.address() as AddressInfo).port;
+      this.apiServer = await this.serveLocalApi(localApi);
+
+      const startContext = { ...mountContext, iscsiPort: this.iscsiPort, httpPort: this.httpPort, advertisedHost: advertisedHost(config.listen) };
+      for (const service of services) {
+        try {
+          await service.start?.(startContext);
+        } catch (error) {
+          throw new LanbootError(
+            (error as { code?: string }).code ?? 'LANBOOT_INTERNAL',
+            `cannot start ${service.name}: ${(error as Error).message}`,
+            { service: service.name },
+            { cause: error },
+          );
+        }
+        this.startedServices.push(service);
+      }
+      if ((config.interface || config.dhcp !== 'off') && !services.some((s) => s.name === 'dhcp')) {
+        this.log.warn({ interface: config.interface, dhcp: config.dhcp, dhcpRange: config.dhcpRange }, 'DHCP is not started yet (network boot comes with issue 3)');
+      }
+
+      this.log.info(
+        {
+          iscsiPort: this.iscsiPort,
+          httpPort: this.httpPort,
+          listen: config.listen,
+          portal: this.portal,
+          socket: this.layout.socket,
+          dataDir: config.dataDir,
+          seats: registered.registered,
+          seatsFailed: registered.failed,
+          version: lanbootVersion(),
+        },
+        'ready',
+      );
+      const sdNotify: SdNotify = this.options.sdNotify ?? ((state) => loadNative().sdNotify(state));
+      this.notifier = new SystemdNotifier(sdNotify, this.log, this.options.env ?? process.env);
+      this.notifier.ready(`serving ${registered.registered} seats; iSCSI ${config.listen}:${this.iscsiPort}, HTTP ${config.listen}:${this.httpPort}`);
+      const watchdogMs = this.notifier.startWatchdog();
+      if (watchdogMs !== undefined) this.log.info({ intervalMs: watchdogMs }, 'systemd watchdog pings on');
+      return { iscsiPort: this.iscsiPort, httpPort: this.httpPort, socketPath: this.layout.socket };
+    } catch (error) {
+      await this.shutdown();
+      throw error;
+    }
+  }
+
+  private async serveHttp(app: Hono, target: { port: number; host: string }, setting: string): Promise<Server> {
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    try {
+      await listen(server, target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : (error as Error).message;
+      throw new LanbootError('LANBOOT_CONFIG_INVALID', `${setting}: cannot listen on ${target.host}:${target.port}: ${why}`, undefined, { cause: error });
+    }
+    return server;
+  }
+
+  private async serveLocalApi(app: Hono): Promise<Server> {
+    const socketPath = this.layout.socket;
+    // We hold the data lock and nothing answered on the socket: a file there is stale.
+    fs.rmSync(socketPath, { force: true });
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    // The socket is the CLI's trusted channel: create it 0600 from the start (umask), not
+    // chmod it after a window in which anyone could connect.
+    const previousUmask = process.umask(0o177);
+    try {
+      await listen(server, { path: socketPath });
+    } finally {
+      process.umask(previousUmask);
+    }
+    fs.chmodSync(socketPath, 0o600);
+    return server;
+  }
+
+  /** Graceful stop: HTTP, local API, engine (flushes deltas), database, lock. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.notifier?.stopping();
+      this.log.info('stopping');
+      await this.shutdown();
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const step = async (name: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (error) {
+        this.log.error({ step: name, ...errorFields(error) }, 'error while stopping');
+      }
+    };
+    this.notifier?.stopWatchdog();
+    while (this.startedServices.length > 0) {
+      const service = this.startedServices.pop()!;
+      if (service.stop) await step(`service ${service.name}`, () => service.stop!());
+    }
+    const http = this.httpServer;
+    const api = this.apiServer;
+    this.httpServer = this.apiServer = undefined;
+    if (http) await step('http', () => closeServer(http));
+    if (api) {
+      await step('local-api', () => closeServer(api));
+      await step('local-api-socket', () => fs.rmSync(this.layout.socket, { force: true }));
+    }
+    const engine = this.engine;
+    this.engine = undefined;
+    if (engine) await step('engine', () => engine.close());
+    const db = this.db;
+    this.db = undefined;
+    if (db) await step('database', () => db.close());
+    const lock = this.lock;
+    this.lock = undefined;
+    if (lock) await step('lock', () => lock.release());
+  }
+}

@@ -1,0 +1,66 @@
+// iPXE `sanboot` in qemu (TCG, BIOS) runs the MBR code of a lanboot disk (issue 2, "Real
+// initiators"). No real interface: qemu user networking (slirp) gives the guest DHCP, and the
+// host's loopback, where lanboot listens, is 10.0.2.2 from inside the guest. iPXE comes from
+// Debian's ipxe package as a Linux-kernel-format image (ipxe.lkrn) that SeaBIOS boots with
+// `-kernel`; its script is the `-initrd`, which iPXE runs instead of its default autoboot.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { bootSectorPrinting } from '../fixtures/boot-sector.js';
+import { startDiskServer } from '../helpers/disk-server.js';
+import { makeGoldenImage } from '../helpers/images.js';
+import { initiatorOf, ipxeSanUri } from '../helpers/iscsi-disk.js';
+import { startVm } from '../helpers/qemu.js';
+import { tempDir } from '../helpers/tools.js';
+
+const IPXE_LKRN = '/usr/lib/ipxe/ipxe.lkrn';
+/** The host's loopback as seen from a slirp guest (qemu docs, "user mode networking"). */
+const SLIRP_HOST = '10.0.2.2';
+// Under TCG the whole chain took about a minute on these 2-core machines; be generous.
+const BOOT_TIMEOUT_MS = 240_000;
+const IMAGE_BYTES = 8 * 1024 * 1024;
+
+test('iPXE sanboot in qemu runs the MBR code of a lanboot disk', { timeout: BOOT_TIMEOUT_MS + 120_000 }, async (t) => {
+  assert.ok(fs.existsSync(IPXE_LKRN), `${IPXE_LKRN} is missing (Debian package ipxe)`);
+  const work = await tempDir(t);
+  // A marker unique to this run, so only this disk's boot sector can produce it.
+  const marker = `LANBOOT-MBR-${crypto.randomBytes(6).toString('hex')}`;
+  const golden = await makeGoldenImage(work, IMAGE_BYTES, 'lba');
+  const fd = await fsp.open(golden.path, 'r+');
+  await fd.write(bootSectorPrinting(marker), 0, 512, 0);
+  await fd.close();
+
+  const server = await startDiskServer(t);
+  const disk = await server.addDisk({ name: 'pc1', image: 'bootable', goldenPath: golden.path });
+  assert.ok(disk.chap, 'the seat has CHAP on');
+
+  // iPXE settings: initiator-iqn, username/password = one-way CHAP (iPXE docs, "iscsi").
+  const script = [
+    '#!ipxe',
+    'dhcp || goto failed',
+    `set initiator-iqn ${initiatorOf(disk)}`,
+    `set username ${disk.chap.user}`,
+    `set password ${disk.chap.secret}`,
+    `sanboot ${ipxeSanUri(disk, SLIRP_HOST)} || goto failed`,
+    ':failed',
+    'echo LANBOOT-SANBOOT-FAILED',
+    'poweroff',
+    '',
+  ].join('\n');
+  const scriptFile = path.join(work, 'boot.ipxe');
+  await fsp.writeFile(scriptFile, script);
+
+  const vm = startVm(t, [
+    '-netdev', 'user,id=net0',
+    '-device', 'e1000,netdev=net0',
+    '-kernel', IPXE_LKRN,
+    '-initrd', scriptFile,
+  ]);
+  const serial = await vm.waitForSerial(new RegExp(`${marker}|LANBOOT-SANBOOT-FAILED`), BOOT_TIMEOUT_MS);
+  await vm.kill();
+  assert.ok(serial.includes(marker), `the boot sector's marker reached COM1; serial:\n${serial.slice(-3000)}`);
+  assert.ok(!serial.includes('LANBOOT-SANBOOT-FAILED'), 'sanboot did not fail');
+});

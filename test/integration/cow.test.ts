@@ -1,0 +1,95 @@
+// Copy-on-write seen from real initiators (issue 2, "Done when: Copy-on-write"): two seats on
+// one golden image see their own writes only; the golden file never changes (sha256 before and
+// after); `lanboot client reset` brings the golden data back. lanboot only: tgt has no CoW.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { startDiskServer } from '../helpers/disk-server.js';
+import { diskFromSeat } from '../helpers/iscsi-disk.js';
+import { type SeatInfo } from '../helpers/supervisor.js';
+import { makeGoldenImage, sha256File, type GoldenImage } from '../helpers/images.js';
+import { assertSameDisk, goldenContent, qemuIo, readWholeDisk } from '../helpers/qemu-block.js';
+import { requireTools, tempDir } from '../helpers/tools.js';
+
+const IMAGE_BYTES = 8 * 1024 * 1024;
+
+/** Files under `dir` with the golden image's size and hash: lanboot's stored golden version(s). */
+async function findGoldenCopies(dir: string, golden: GoldenImage): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await fsp.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, entry.name);
+      if (entry.isDirectory()) await walk(p);
+      else if (entry.isFile() && (await fsp.stat(p)).size === golden.sizeBytes && (await sha256File(p)) === golden.sha256) found.push(p);
+    }
+  };
+  await walk(dir);
+  return found;
+}
+
+test('two seats on one golden image see their own writes only; reset restores golden', { timeout: 600_000 }, async (t) => {
+  requireTools('qemu-img', 'qemu-io');
+  const work = await tempDir(t);
+  const golden = await makeGoldenImage(work, IMAGE_BYTES, 'lba');
+  const server = await startDiskServer(t, 'lanboot');
+  const lanboot = server.lanboot!;
+  const seatA = await server.addDisk({ name: 'seat-a', image: 'shared', goldenPath: golden.path, mode: 'persistent' });
+  const seatB = await server.addDisk({ name: 'seat-b', image: 'shared', goldenPath: golden.path, mode: 'persistent' });
+  assert.notEqual(seatA.targetIqn, seatB.targetIqn, 'each seat has its own target');
+
+  // The golden version lanboot serves: the imported file itself, or its copy in the data dir.
+  const storedGolden = await findGoldenCopies(lanboot.dataDir, golden);
+  const goldenFiles = [golden.path, ...storedGolden];
+  t.diagnostic(`golden files watched: ${goldenFiles.join(', ')}`);
+  const goldenStat = await Promise.all(storedGolden.map((f) => fsp.stat(f)));
+
+  // Both seats write the same region (and A a partial block); B also writes elsewhere.
+  const shared = { offset: 1024 * 1024, length: 64 * 1024 };
+  await qemuIo(seatA, [`write -P 0xaa ${shared.offset} ${shared.length}`, 'write -P 0x11 700 100', 'flush']);
+  await qemuIo(seatB, [`write -P 0xbb ${shared.offset} ${shared.length}`, `write -P 0xbc ${IMAGE_BYTES - 8192} 8192`, 'flush']);
+
+  const expectA = goldenContent(golden);
+  expectA.fill(0xaa, shared.offset, shared.offset + shared.length);
+  expectA.fill(0x11, 700, 800);
+  const expectB = goldenContent(golden);
+  expectB.fill(0xbb, shared.offset, shared.offset + shared.length);
+  expectB.fill(0xbc, IMAGE_BYTES - 8192, IMAGE_BYTES);
+
+  await t.test('each seat reads its own writes and golden data elsewhere', async () => {
+    assertSameDisk(await readWholeDisk(seatA, work), expectA, 'seat A');
+    assertSameDisk(await readWholeDisk(seatB, work), expectB, 'seat B');
+  });
+
+  await t.test('the golden file never changes', async () => {
+    for (const f of goldenFiles) assert.equal(await sha256File(f), golden.sha256, `${f} changed`);
+    for (const [i, f] of storedGolden.entries()) {
+      const now = await fsp.stat(f);
+      assert.equal(now.mtimeMs, goldenStat[i]!.mtimeMs, `${f} was written to (mtime)`);
+    }
+  });
+
+  await t.test('client reset brings golden data back to that seat only', async () => {
+    const r = await lanboot.cli(['client', 'reset', 'seat-a']);
+    assert.equal(r.code, 0, `lanboot client reset: ${r.stderr}`);
+    assertSameDisk(await readWholeDisk(seatA, work), goldenContent(golden), 'seat A after reset');
+    assertSameDisk(await readWholeDisk(seatB, work), expectB, 'seat B after seat A was reset');
+    for (const f of goldenFiles) assert.equal(await sha256File(f), golden.sha256, `${f} changed`);
+  });
+
+  await t.test('a reset seat is writable again and still copy-on-write', async () => {
+    await qemuIo(seatA, ['write -P 0x42 4096 4096', 'flush']);
+    const expect = goldenContent(golden);
+    expect.fill(0x42, 4096, 8192);
+    assertSameDisk(await readWholeDisk(seatA, work), expect, 'seat A written after reset');
+    for (const f of goldenFiles) assert.equal(await sha256File(f), golden.sha256, `${f} changed`);
+  });
+
+  await t.test('writes survive a supervisor restart (persistent seat)', async () => {
+    await lanboot.restart();
+    const seatBAgain = diskFromSeat(await lanboot.cliJson<SeatInfo>(['client', 'show', 'seat-b', '--json']));
+    assertSameDisk(await readWholeDisk(seatBAgain, work), expectB, 'seat B after restart');
+    assert.ok(fs.existsSync(golden.path));
+  });
+});

@@ -1,0 +1,92 @@
+// The iSCSI control plane against the recording engine (see support/recording-engine.ts).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { migrate, openDatabase } from '../../src/db/database.js';
+import { ImageRepository } from '../../src/db/images.js';
+import { SeatRepository } from '../../src/db/seats.js';
+import { SeatManager } from '../../src/iscsi/seat-manager.js';
+import { ImageStore } from '../../src/storage/image-store.js';
+import { DataLayout } from '../../src/storage/layout.js';
+import { LanbootError } from '../../src/log/errors.js';
+import { RecordingEngine } from './support/recording-engine.js';
+
+async function setup(t: { after(fn: () => void): void }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanboot-seats-'));
+  const db = openDatabase(path.join(dir, 'lanboot.db'));
+  t.after(() => {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await migrate(db);
+  const layout = new DataLayout(dir);
+  const images = new ImageRepository(db);
+  const seats = new SeatRepository(db);
+  const store = new ImageStore(layout, images);
+  await store.cleanup();
+  async function* bytes(n: number) {
+    yield Buffer.alloc(n, 1);
+  }
+  await store.importVersion('base', bytes(4096));
+  const engine = new RecordingEngine(() => {});
+  const manager = new SeatManager({ layout, images, seats, engine, logger: pino({ level: 'silent' }), portal: () => '192.0.2.1:3260' });
+  return { manager, engine, store, seats, bytes, layout };
+}
+
+test('prepareForBoot: a fresh seat is reset and gets a new CHAP secret; a persistent one keeps its delta', async (t) => {
+  const { manager, engine } = await setup(t);
+  const fresh = manager.add({ name: 'cafe-1', image: 'base', mode: 'fresh', mac: 'AA-BB-CC-00-00-01', mutualChap: true });
+  const persistent = manager.add({ name: 'lab-1', image: 'base', mode: 'persistent' });
+  const bootFresh = manager.prepareForBoot('cafe-1');
+  assert.deepEqual(engine.resets, [fresh.targetIqn]);
+  assert.notEqual(bootFresh.chap!.secret, fresh.chap!.secret);
+  assert.notEqual(bootFresh.mutualChap!.secret, fresh.mutualChap!.secret);
+  assert.notEqual(bootFresh.mutualChap!.secret, bootFresh.chap!.secret);
+  assert.deepEqual(engine.targets.get(fresh.targetIqn)!.chap, bootFresh.chap, 'the engine checks the new secret');
+  assert.deepEqual(manager.show('cafe-1').chap, bootFresh.chap, 'and it is stored');
+
+  const bootPersistent = manager.prepareForBoot('lab-1');
+  assert.deepEqual(engine.resets, [fresh.targetIqn], 'no reset of a persistent seat');
+  assert.notEqual(bootPersistent.chap!.secret, persistent.chap!.secret);
+  assert.equal(manager.findByMac('aa:bb:cc:00:00:01')?.name, 'cafe-1');
+  assert.equal(manager.findByMac('aa:bb:cc:00:00:02'), undefined);
+});
+
+test('a seat without CHAP keeps none; unknown seats are reported', async (t) => {
+  const { manager, engine } = await setup(t);
+  const open = manager.add({ name: 'open', image: 'base', chap: false, mode: 'persistent' });
+  assert.equal(manager.prepareForBoot('open').chap, null);
+  assert.equal(engine.targets.get(open.targetIqn)!.chap, undefined);
+  assert.throws(() => manager.prepareForBoot('ghost'), (e: unknown) => e instanceof LanbootError && e.code === 'LANBOOT_SEAT_NOT_FOUND');
+  assert.throws(() => manager.add({ name: 'x', image: 'base', chap: 'yes' }), /chap: expected true or false/);
+  assert.throws(() => manager.add({ name: 'x', image: 'base', chap: false, mutualChap: true }), /mutual CHAP needs CHAP/);
+  assert.throws(() => manager.add({ name: 'x', image: 'base', initiators: 'iqn.2026-11.a.b' }), /initiators: expected a list/);
+  assert.throws(() => manager.add({ name: 'x', image: 'base', initiators: Array.from({ length: 17 }, (_, i) => `iqn.2026-11.a.b:${i}`) }), /at most 16/);
+});
+
+test('reset without a newer version keeps the version and only drops the delta', async (t) => {
+  const { manager, engine, store, bytes } = await setup(t);
+  const seat = manager.add({ name: 'pc', image: 'base' });
+  const setTargetsBefore = engine.calls.filter((c) => c.method === 'setTarget').length;
+  assert.equal(manager.reset('pc').version, 1);
+  assert.equal(engine.calls.filter((c) => c.method === 'setTarget').length, setTargetsBefore, 'backing unchanged');
+  await store.importVersion('base', bytes(8192));
+  const details = manager.show('pc');
+  assert.equal(details.version, 1);
+  assert.equal(details.latestVersion, 2, 'show tells a newer version is waiting');
+  assert.equal(manager.reset('pc').version, 2);
+  assert.deepEqual(engine.resets, [seat.targetIqn, seat.targetIqn]);
+});
+
+test('registerAll skips a seat the engine refuses and registers the rest', async (t) => {
+  const { manager, engine } = await setup(t);
+  manager.add({ name: 'a', image: 'base' });
+  manager.add({ name: 'b', image: 'base' });
+  engine.targets.clear();
+  engine.failNextSetTarget = 'bad golden';
+  assert.deepEqual(manager.registerAll(), { registered: 1, failed: 1 });
+  assert.equal(engine.targets.size, 1);
+});
