@@ -174,11 +174,13 @@ async function timeSequential(
   options: TftpOptionList,
   expected: Buffer,
 ): Promise<Row> {
+  let granted: Record<string, string> | null = null;
   const once = async (): Promise<number> => {
     const start = performance.now();
     const result = await tftpGet({ host: HOST, port: server.port, filename: 'ipxe.efi', options, timeoutMs: 1000 });
     const elapsed = performance.now() - start;
     if (!result.data.equals(expected)) throw new Error(`${server.name} ${label}: wrong bytes`);
+    granted = result.oack;
     return elapsed;
   };
   await once();
@@ -189,7 +191,9 @@ async function timeSequential(
   const cpuAfter = cpuMs(server.pid);
   samples.sort((a, b) => a - b);
   const asked = Object.fromEntries(options);
-  const note = asked.windowsize && !server.supportsWindowsize ? 'windowsize not supported: falls back to 1' : '';
+  // What the server actually granted, from its OACK (not from what we believe it supports).
+  const grantedWindow = (granted as Record<string, string> | null)?.windowsize;
+  const note = asked.windowsize && grantedWindow === undefined ? 'no windowsize in OACK: runs lock-step' : '';
   return {
     server: server.name,
     client: 'codec client',
@@ -230,7 +234,7 @@ async function timeAtftp(server: ServerUnderTest, label: string, atftpOptions: s
     p10Ms: percentile(samples, 0.1),
     p90Ms: percentile(samples, 0.9),
     cpuMsPerTransfer: null,
-    note: label.includes('windowsize') && !server.supportsWindowsize ? 'windowsize not supported: falls back to 1' : '',
+    note: label.includes('windowsize') && !server.supportsWindowsize ? 'no windowsize in OACK: runs lock-step' : '',
   };
 }
 
@@ -270,6 +274,7 @@ async function timeConcurrent(server: ServerUnderTest, label: string, options: T
   };
 }
 
+const loadAtStart = os.loadavg().map((load) => load.toFixed(1)).join(' ');
 const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
 function renderSection(rows: Row[], atftpRows: Row[], concurrentRows: ConcurrentRow[], fileSize: number): string {
@@ -281,6 +286,8 @@ function renderSection(rows: Row[], atftpRows: Row[], concurrentRows: Concurrent
     `Measured by \`bench/tftp.ts\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores (${cpuModel}), ` +
       `Node ${process.version}, over the loopback of a private network namespace. File: Debian's ipxe.efi (${fileSize} bytes). ` +
       'Both servers run as their own processes; lanboot grants at most blksize 1468 (Ethernet MTU) and windowsize 64. ' +
+      `Load average at the start ${loadAtStart}, at the end ${os.loadavg().map((load) => load.toFixed(1)).join(' ')} ` +
+      '(the machine is shared: compare rows of one run, not runs). ' +
       'Loopback has no loss and ~10 µs RTT, so these numbers show per-packet server cost; on a real LAN the RTT is larger and ' +
       'windowsize gains more, since a lock-step transfer pays one RTT per block. Not a test: nothing here is asserted.',
   );

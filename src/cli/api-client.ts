@@ -46,6 +46,7 @@ export class ApiClient {
         headers['content-length'] = body.size;
       }
       let settled = false;
+      let upload: fs.ReadStream | undefined;
       const fail = (error: LanbootError) => {
         if (!settled) {
           settled = true;
@@ -65,6 +66,8 @@ export class ApiClient {
           chunks.push(chunk);
         });
         res.on('end', () => {
+          // An answer before the whole upload was sent is a refusal: stop sending.
+          upload?.destroy();
           if (settled) return;
           settled = true;
           const text = Buffer.concat(chunks).toString('utf8');
@@ -87,6 +90,7 @@ export class ApiClient {
       });
       if (body && 'file' in body) {
         const stream = fs.createReadStream(body.file, { highWaterMark: 1024 * 1024 });
+        upload = stream;
         let sent = 0;
         stream.on('data', (chunk) => {
           sent += chunk.length;

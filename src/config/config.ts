@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LanbootError } from '../log/errors.js';
-import { isLogLevel, LOG_LEVELS } from '../log/logger.js';
+import { isLogLevel, LOG_LEVELS } from '../log/levels.js';
 import type { LevelWithSilent } from 'pino';
 import { ipv4ToNumber, quoteInput, validateIpv4 } from './names.js';
 

@@ -8,9 +8,10 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { DhcpMessageType, DhcpParseError, decodeClientRequest, encodeDhcpMessage, type DhcpClientRequest } from './codec.js';
 import { DEFAULT_BOOT_POLICY, decideBoot, type BootPolicySettings } from './boot-policy.js';
-import { FullDhcpEngine, intToIpv4, ipv4ToInt, type FullDhcpSettings } from './full-engine.js';
+import { FullDhcpEngine, type FullDhcpSettings } from './full-engine.js';
 import { LeaseStore, type LeaseRow } from './lease-store.js';
 import { buildProxyReply, DHCP_SERVER_PORT, PXE_PROXY_PORT } from './replies.js';
+import { LogLimiter } from './log-limit.js';
 import { createDhcpSocketFactory, interfaceIpv4, type DhcpSocketFactory } from './socket.js';
 import { detectDhcpServers, type DetectedDhcpServer } from './detect.js';
 import type { DhcpBootStep, DroppedPacketEvent, LeaseEvent, PxeRequestEvent } from './events.js';
@@ -65,6 +66,7 @@ export class FullDhcpServer extends EventEmitter<FullDhcpEvents> {
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
   private readonly factory: DhcpSocketFactory;
+  private readonly dropLogLimiter = new LogLimiter();
   private readonly now: () => number;
 
   constructor(private readonly options: FullDhcpOptions) {
@@ -187,7 +189,10 @@ export class FullDhcpServer extends EventEmitter<FullDhcpEvents> {
       request = decodeClientRequest(datagram);
     } catch (error) {
       const code = error instanceof DhcpParseError ? error.code : 'DHCP_INTERNAL';
-      this.logger.warn({ from: rinfo.address, port, code, reason: (error as Error).message }, 'dropped malformed DHCP packet');
+      const limit = this.dropLogLimiter.take();
+      if (limit.log) {
+        this.logger.warn({ from: rinfo.address, port, code, reason: (error as Error).message, suppressedSinceLast: limit.suppressed }, 'dropped malformed DHCP packet');
+      }
       this.emit('dropped', { interfaceName: this.options.interfaceName, port, from: rinfo.address, code, reason: (error as Error).message });
       return;
     }
@@ -234,4 +239,3 @@ export class FullDhcpServer extends EventEmitter<FullDhcpEvents> {
   }
 }
 
-export { intToIpv4, ipv4ToInt };

@@ -7,13 +7,16 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { DhcpMessageType, DhcpParseError, decodeClientRequest, encodeDhcpMessage, type DhcpClientRequest } from './codec.js';
 import { DEFAULT_BOOT_POLICY, decideBoot, type BootPolicySettings } from './boot-policy.js';
-import { buildProxyReply, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, PXE_PROXY_PORT, replyDestination } from './replies.js';
+import { buildProxyReply, DHCP_SERVER_PORT, PXE_PROXY_PORT, replyDestination } from './replies.js';
+import { LogLimiter } from './log-limit.js';
 import { createDhcpSocketFactory, interfaceIpv4, type DhcpSocketFactory } from './socket.js';
 import type { DhcpBootStep, DroppedPacketEvent, PxeRequestEvent } from './events.js';
 
 export interface ProxyDhcpOptions {
   interfaceName: string;
-  /** Address announced as server identifier and next-server; default: the interface's. */
+  /** Address announced as server identifier and next-server; default: the interface's current
+   *  one, looked up again as it changes (in proxy mode the box itself usually gets its address
+   *  from the router, which may change it or hand it out only after lanboot started). */
   serverAddress?: string;
   boot?: Partial<Omit<BootPolicySettings, 'serverAddress'>>;
   socketFactory?: DhcpSocketFactory;
@@ -30,9 +33,11 @@ export interface ProxyDhcpEvents {
 
 export class ProxyDhcpServer extends EventEmitter<ProxyDhcpEvents> {
   private sockets: dgram.Socket[] = [];
-  private serverAddress = '';
+  private resolvedAddress: { address: string | undefined; at: number } = { address: undefined, at: -Infinity };
+  private readonly noAddressLogLimiter = new LogLimiter(1, 1 / 60);
   private readonly logger: Logger;
   private readonly factory: DhcpSocketFactory;
+  private readonly dropLogLimiter = new LogLimiter();
 
   constructor(private readonly options: ProxyDhcpOptions) {
     super();
@@ -40,13 +45,25 @@ export class ProxyDhcpServer extends EventEmitter<ProxyDhcpEvents> {
     this.factory = options.socketFactory ?? createDhcpSocketFactory('interface');
   }
 
-  get address(): string {
-    return this.serverAddress;
+  /** The address answers are sent with; undefined while the interface has none. */
+  get address(): string | undefined {
+    if (this.options.serverAddress) return this.options.serverAddress;
+    const now = Date.now();
+    // getifaddrs(3) per datagram is cheap, but a burst need not repeat it: cache for 2 s.
+    if (now - this.resolvedAddress.at > 2000) {
+      let address: string | undefined;
+      try {
+        address = interfaceIpv4(this.options.interfaceName).address;
+      } catch {
+        address = undefined;
+      }
+      this.resolvedAddress = { address, at: now };
+    }
+    return this.resolvedAddress.address;
   }
 
   async start(): Promise<void> {
     if (this.sockets.length > 0) return;
-    this.serverAddress = this.options.serverAddress ?? interfaceIpv4(this.options.interfaceName).address;
     const ports = [this.options.dhcpPort ?? DHCP_SERVER_PORT, this.options.proxyPort ?? PXE_PROXY_PORT];
     try {
       for (const port of ports) {
@@ -59,7 +76,9 @@ export class ProxyDhcpServer extends EventEmitter<ProxyDhcpEvents> {
       await this.stop();
       throw error;
     }
-    this.logger.info({ serverAddress: this.serverAddress, ports }, 'proxyDHCP listening');
+    const serverAddress = this.address;
+    if (!serverAddress) this.logger.warn({ ports }, 'interface has no IPv4 address yet: PXE clients get answers once it has one');
+    this.logger.info({ serverAddress, ports }, 'proxyDHCP listening');
   }
 
   async stop(): Promise<void> {
@@ -68,8 +87,8 @@ export class ProxyDhcpServer extends EventEmitter<ProxyDhcpEvents> {
     await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   }
 
-  private settings(): BootPolicySettings {
-    return { ...DEFAULT_BOOT_POLICY, ...this.options.boot, serverAddress: this.serverAddress };
+  private settings(serverAddress: string): BootPolicySettings {
+    return { ...DEFAULT_BOOT_POLICY, ...this.options.boot, serverAddress };
   }
 
   private onDatagram(socket: dgram.Socket, onProxyPort: boolean, datagram: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -79,7 +98,10 @@ export class ProxyDhcpServer extends EventEmitter<ProxyDhcpEvents> {
       request = decodeClientRequest(datagram);
     } catch (error) {
       const code = error instanceof DhcpParseError ? error.code : 'DHCP_INTERNAL';
-      this.logger.warn({ from: rinfo.address, port, code, reason: (error as Error).message }, 'dropped malformed DHCP packet');
+      const limit = this.dropLogLimiter.take();
+      if (limit.log) {
+        this.logger.warn({ from: rinfo.address, port, code, reason: (error as Error).message, suppressedSinceLast: limit.suppressed }, 'dropped malformed DHCP packet');
+      }
       this.emit('dropped', { interfaceName: this.options.interfaceName, port, from: rinfo.address, code, reason: (error as Error).message });
       return;
     }
@@ -101,19 +123,23 @@ export class ProxyDhcpServer extends EventEmitter<ProxyDhcpEvents> {
       return; // Everything else on 67 belongs to the real DHCP server.
     }
 
-    const decision = decideBoot(request, this.settings());
+    const serverAddress = this.address;
+    if (!serverAddress) {
+      if (this.noAddressLogLimiter.take().log) log.warn('PXE client not answered: the interface has no IPv4 address');
+      return;
+    }
+    const decision = decideBoot(request, this.settings(serverAddress));
     if (decision.kind === 'ignore') {
       log.debug({ reason: decision.reason, arch: decision.arch, vendorClass: request.vendorClass }, 'not answering');
       return;
     }
-    const reply = encodeDhcpMessage(buildProxyReply(request, decision, this.serverAddress, replyType));
+    const reply = encodeDhcpMessage(buildProxyReply(request, decision, serverAddress, replyType));
     // Port 67 replies: the client has no address yet (RFC 2131 section 4.1). Port 4011: the
     // client sent from its address; answer where it came from.
     const destination =
       onProxyPort && rinfo.address !== '0.0.0.0'
         ? { address: rinfo.address, port: rinfo.port }
         : replyDestination(request, false);
-    if (!onProxyPort && destination.port !== DHCP_SERVER_PORT) destination.port = DHCP_CLIENT_PORT;
     socket.send(reply, destination.port, destination.address, (error) => {
       if (error) log.error({ err: error, destination }, 'sending proxyDHCP reply failed');
     });

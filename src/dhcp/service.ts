@@ -91,12 +91,12 @@ export class DhcpService implements SupervisorService {
     }
     const interfaceName = this.interfaceName;
     this.logger = ctx.logger.child({ component: 'dhcp', interface: interfaceName });
-    const iface = interfaceIpv4(interfaceName);
-    this.serverAddress = iface.address;
     const boot = { httpPort: ctx.httpPort, ...(this.options.uefiBinary ? { uefiBinary: this.options.uefiBinary } : {}) };
 
     if (this.mode === 'proxy') {
-      const proxy = new ProxyDhcpServer({ interfaceName, serverAddress: iface.address, boot, socketFactory: this.factory, logger: ctx.logger });
+      // The box may get (or change) its own address from the router after lanboot started:
+      // the proxy looks it up as it answers.
+      const proxy = new ProxyDhcpServer({ interfaceName, boot, socketFactory: this.factory, logger: ctx.logger });
       proxy.on('pxe-request', (e) => this.events.emit('pxe-request', e));
       await proxy.start();
       this.server = proxy;
@@ -106,6 +106,9 @@ export class DhcpService implements SupervisorService {
       return;
     }
 
+    // Full mode: the box is the network's DHCP server and needs a static address.
+    const iface = interfaceIpv4(interfaceName);
+    this.serverAddress = iface.address;
     const range = ctx.config.dhcpRange ?? defaultDhcpRange(iface.address, iface.netmask);
     const full = new FullDhcpServer({
       interfaceName,
@@ -147,7 +150,7 @@ export class DhcpService implements SupervisorService {
       return Promise.reject(new LanbootError('LANBOOT_INVALID_INPUT', 'DHCP is off: start lanboot with --interface IF to detect DHCP servers'));
     }
     if (!this.detecting) {
-      const own = this.serverAddress;
+      const own = this.currentAddress();
       this.detecting = detectDhcpServers({
         interfaceName: this.interfaceName,
         socketFactory: this.factory,
@@ -171,6 +174,11 @@ export class DhcpService implements SupervisorService {
     return this.detecting;
   }
 
+  private currentAddress(): string | undefined {
+    if (this.server instanceof ProxyDhcpServer) return this.server.address;
+    return this.serverAddress;
+  }
+
   listLeases(): LeaseRow[] {
     return this.leases?.list() ?? [];
   }
@@ -179,7 +187,7 @@ export class DhcpService implements SupervisorService {
     return {
       mode: this.mode,
       interface: this.interfaceName ?? null,
-      serverAddress: this.serverAddress ?? null,
+      serverAddress: this.currentAddress() ?? null,
       running: this.server !== undefined,
       detection: this.lastDetection ?? null,
     };

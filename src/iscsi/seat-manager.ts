@@ -1,5 +1,6 @@
 // The iSCSI control plane: turns seats (DB rows) into targets of the native engine and keeps
 // the two in step. Seat add/remove/reset go through here; the engine owns the data path.
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { LanbootError } from '../log/errors.js';
@@ -232,12 +233,13 @@ export class SeatManager {
     const previousVersion = seat.imageVersion;
     try {
       if (latest && latest.number !== seat.imageVersion) {
-        // A new golden version: the target is taken down and set up again on it (the engine
-        // opens a new store on the seat's delta dir, which the old store must release
-        // first), then the delta goes. While the target is down nobody can log in; a write
-        // landing between setTarget and resetDisk is discarded with the rest.
+        // A new golden version. The native store ties a delta to the golden file it was
+        // made against and refuses it with another one, and reset means dropping the delta
+        // anyway: take the target down, delete the delta directory, set the target up on
+        // the new version with an empty delta. While it is down nobody can log in.
         const current = this.versionOf(seat);
         engine.removeTarget(seat.targetIqn);
+        fs.rmSync(this.options.layout.seatDeltaDir(seat.id), { recursive: true, force: true });
         try {
           engine.setTarget(this.targetConfig({ ...seat, imageVersion: latest.number }, latest));
         } catch (error) {
@@ -250,8 +252,9 @@ export class SeatManager {
         }
         seats.setVersion(seat.id, latest.number);
         seat = this.require(seat.name);
+      } else {
+        engine.resetDisk(seat.targetIqn);
       }
-      engine.resetDisk(seat.targetIqn);
     } catch (error) {
       throw new LanbootError('LANBOOT_ENGINE_FAILED', `seat ${seat.name}: reset failed: ${(error as Error).message}`, { seat: seat.name }, { cause: error });
     }

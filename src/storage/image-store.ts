@@ -103,6 +103,14 @@ export class ImageStore {
     }
     const dir = this.layout.imageDir(imageName);
     await fsp.mkdir(dir, { recursive: true });
+    if (expectedBytes !== undefined) {
+      // Refuse up front what cannot fit, rather than fail after copying most of it.
+      const fsStat = await fsp.statfs(dir);
+      const available = fsStat.bavail * fsStat.bsize;
+      if (expectedBytes > available) {
+        throw new LanbootError('LANBOOT_IO_FAILED', `image ${imageName}: not enough space in ${this.layout.imagesDir}: the image needs ${expectedBytes} bytes, ${available} are free`);
+      }
+    }
     const partial = path.join(dir, `import-${process.pid}-${crypto.randomBytes(6).toString('hex')}.img${PARTIAL_SUFFIX}`);
     const hash = crypto.createHash('sha256');
     let written = 0;

@@ -5,6 +5,7 @@ import { LanbootError } from '../log/errors.js';
 import { createLogger, errorFields } from '../log/logger.js';
 import { isRoot } from '../system/network.js';
 import { Supervisor } from './supervisor.js';
+import { buildServices } from './services.js';
 
 /** A stop that takes longer than this is forced (systemd's TimeoutStopSec is longer). */
 export const STOP_DEADLINE_MS = 10_000;
@@ -31,7 +32,7 @@ export async function runServe(args: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   logger.info({ config: { ...config } }, 'starting');
 
-  const supervisor = new Supervisor({ config, logger, dataDirLabel: config.configFile ? config.dataDir : label });
+  const supervisor = new Supervisor({ config, logger, dataDirLabel: config.configFile ? config.dataDir : label, services: buildServices(config, logger) });
   // A bug must not leave a half-working supervisor: log it and exit non-zero, so systemd
   // restarts a clean one (deltas are crash-consistent by design).
   const die = (kind: string) => (error: unknown) => {
@@ -40,40 +41,50 @@ export async function runServe(args: string[]): Promise<number> {
   };
   process.on('uncaughtException', die('uncaughtException'));
   process.on('unhandledRejection', die('unhandledRejection'));
-  try {
-    await supervisor.start();
-  } catch (error) {
-    logger.fatal(errorFields(error), 'cannot start');
-    throw error;
-  }
-
-  return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        resolve(1);
-        return;
-      }
-      logger.info({ signal }, 'signal received, stopping');
-      const deadline = setTimeout(() => {
-        logger.error({ deadlineMs: STOP_DEADLINE_MS }, 'graceful stop took too long: exiting now');
-        resolve(1);
-      }, STOP_DEADLINE_MS);
-      deadline.unref();
-      supervisor.stop().then(
+  let resolveExit!: (code: number) => void;
+  const exitCode = new Promise<number>((resolve) => (resolveExit = resolve));
+  // Signal handlers go in before the start, so a SIGTERM during start-up still stops
+  // gracefully (once the start has finished or failed) instead of killing the process.
+  let starting: Promise<unknown> = Promise.resolve();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      resolveExit(1);
+      return;
+    }
+    logger.info({ signal }, 'signal received, stopping');
+    const deadline = setTimeout(() => {
+      logger.error({ deadlineMs: STOP_DEADLINE_MS }, 'graceful stop took too long: exiting now');
+      resolveExit(1);
+    }, STOP_DEADLINE_MS);
+    deadline.unref();
+    starting
+      .catch(() => undefined)
+      .then(() => supervisor.stop())
+      .then(
         () => {
           clearTimeout(deadline);
-          resolve(0);
+          resolveExit(0);
         },
-        (error) => {
+        (error: unknown) => {
           logger.error(errorFields(error), 'stop failed');
-          resolve(1);
+          resolveExit(1);
         },
       );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  starting = supervisor.start();
+  try {
+    await starting;
+  } catch (error) {
+    logger.fatal(errorFields(error), 'cannot start');
+    // Stopped by a signal while starting: not a start failure.
+    if (signals > 0) return exitCode;
+    throw error;
+  }
+  return exitCode;
 }

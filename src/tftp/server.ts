@@ -224,6 +224,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly virtualFiles: VirtualFileProvider | undefined;
   private readonly log: Logger;
   private realRoot = '';
+  private warningsWindowStart = 0;
+  private warningsInWindow = 0;
+  private warningsSuppressed = 0;
   private socket: dgram.Socket | null = null;
   private readonly transfers = new Map<string, ActiveTransfer>();
   private stopping = false;
@@ -314,7 +317,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       } catch {
         // shorter than an opcode: no answer
       }
-      this.log.warn({ client, code: error.code, bytes: message.length }, `malformed TFTP packet: ${error.message}`);
+      this.warnLimited({ client, code: error.code, bytes: message.length }, `malformed TFTP packet: ${error.message}`);
       // Answer only what was meant as a request (RFC 1350 section 5: ERROR 4 illegal operation);
       // garbage with any other opcode gets silence.
       if (opcode === Opcode.RRQ || opcode === Opcode.WRQ) {
@@ -420,6 +423,29 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     });
   }
 
+  /**
+   * Warnings caused by what peers send are rate-limited: a flood of garbage must not turn into a
+   * flood of log lines. At most WARNINGS_PER_WINDOW per window; the rest are counted and
+   * reported once the next window opens.
+   */
+  private warnLimited(context: Record<string, unknown>, text: string): void {
+    const now = performance.now();
+    if (now - this.warningsWindowStart >= WARNING_WINDOW_MS) {
+      if (this.warningsSuppressed > 0) {
+        this.log.warn({ code: 'TFTP_WARNINGS_SUPPRESSED', suppressed: this.warningsSuppressed }, 'TFTP warnings suppressed (rate limit)');
+      }
+      this.warningsWindowStart = now;
+      this.warningsInWindow = 0;
+      this.warningsSuppressed = 0;
+    }
+    if (this.warningsInWindow >= WARNINGS_PER_WINDOW) {
+      this.warningsSuppressed++;
+      return;
+    }
+    this.warningsInWindow++;
+    this.log.warn(context, text);
+  }
+
   private sendFromRequestSocket(client: TftpClientAddress, tftpErrorCode: number, text: string): void {
     this.socket?.send(serializeError(tftpErrorCode, text), client.port, client.address);
   }
@@ -517,7 +543,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       packet = parsePacket(message);
     } catch (error) {
       if (!(error instanceof TftpParseError)) throw error;
-      this.log.warn({ client: transfer.client, file: transfer.file, code: error.code }, `malformed packet in transfer: ${error.message}`);
+      this.warnLimited({ client: transfer.client, file: transfer.file, code: error.code }, `malformed packet in transfer: ${error.message}`);
       return;
     }
     if (packet.opcode === Opcode.ACK) this.enqueue(transfer, machine.onAck(packet.block));
@@ -661,6 +687,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     if (source) await source.close().catch(() => undefined);
   }
 }
+
+const WARNING_WINDOW_MS = 10_000;
+const WARNINGS_PER_WINDOW = 20;
 
 function bindSocket(socket: dgram.Socket, host: string, port: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
 // iPXE `sanboot` in qemu (TCG, BIOS) runs the MBR code of a lanboot disk (issue 2, "Real
-// initiators"). No real interface: qemu user networking (slirp) gives the guest DHCP, and the
-// host's loopback, where lanboot listens, is 10.0.2.2 from inside the guest. iPXE comes from
+// initiators"). No real interface: qemu user networking (slirp) gives the guest DHCP, and a
+// guestfwd address inside the guest leads to lanboot's portal on the host's loopback. iPXE comes from
 // Debian's ipxe package as a Linux-kernel-format image (ipxe.lkrn) that SeaBIOS boots with
 // `-kernel`; its script is the `-initrd`, which iPXE runs instead of its default autoboot.
 import assert from 'node:assert/strict';
@@ -17,11 +17,25 @@ import { startVm } from '../helpers/qemu.js';
 import { tempDir } from '../helpers/tools.js';
 
 const IPXE_LKRN = '/usr/lib/ipxe/ipxe.lkrn';
-/** The host's loopback as seen from a slirp guest (qemu docs, "user mode networking"). */
-const SLIRP_HOST = '10.0.2.2';
+// The guest is cut off from the host's network (slirp restrict=on); one forwarded address,
+// guestfwd (qemu docs, "user mode networking"), leads to lanboot's portal on 127.0.0.1.
+const GUEST_PORTAL_ADDRESS = '10.0.2.100';
+const GUEST_PORTAL_PORT = 3260;
 // Under TCG the whole chain took about a minute on these 2-core machines; be generous.
 const BOOT_TIMEOUT_MS = 240_000;
 const IMAGE_BYTES = 8 * 1024 * 1024;
+
+test('the boot-sector fixture prints its marker when booted from a local disk', { timeout: 120_000 }, async (t) => {
+  // Proves the fixture alone, so a failure of the iSCSI test below is not the fixture's.
+  const work = await tempDir(t);
+  const marker = `LANBOOT-LOCAL-${crypto.randomBytes(6).toString('hex')}`;
+  const diskFile = path.join(work, 'local.img');
+  await fsp.writeFile(diskFile, Buffer.concat([bootSectorPrinting(marker), Buffer.alloc(1024 * 1024 - 512)]));
+  const vm = startVm(t, ['-drive', `file=${diskFile},format=raw,if=ide`, '-net', 'none']);
+  const serial = await vm.waitForSerial(new RegExp(marker), 90_000);
+  await vm.kill();
+  assert.ok(serial.includes(`${marker}\r\n`));
+});
 
 test('iPXE sanboot in qemu runs the MBR code of a lanboot disk', { timeout: BOOT_TIMEOUT_MS + 120_000 }, async (t) => {
   assert.ok(fs.existsSync(IPXE_LKRN), `${IPXE_LKRN} is missing (Debian package ipxe)`);
@@ -44,7 +58,7 @@ test('iPXE sanboot in qemu runs the MBR code of a lanboot disk', { timeout: BOOT
     `set initiator-iqn ${initiatorOf(disk)}`,
     `set username ${disk.chap.user}`,
     `set password ${disk.chap.secret}`,
-    `sanboot ${ipxeSanUri(disk, SLIRP_HOST)} || goto failed`,
+    `sanboot ${ipxeSanUri({ ...disk, port: GUEST_PORTAL_PORT }, GUEST_PORTAL_ADDRESS)} || goto failed`,
     ':failed',
     'echo LANBOOT-SANBOOT-FAILED',
     'poweroff',
@@ -54,7 +68,7 @@ test('iPXE sanboot in qemu runs the MBR code of a lanboot disk', { timeout: BOOT
   await fsp.writeFile(scriptFile, script);
 
   const vm = startVm(t, [
-    '-netdev', 'user,id=net0',
+    '-netdev', `user,id=net0,restrict=on,guestfwd=tcp:${GUEST_PORTAL_ADDRESS}:${GUEST_PORTAL_PORT}-tcp:${disk.host}:${disk.port}`,
     '-device', 'e1000,netdev=net0',
     '-kernel', IPXE_LKRN,
     '-initrd', scriptFile,

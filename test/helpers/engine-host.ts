@@ -8,6 +8,9 @@
 //           ({"id":N,"cmd":"sessions"|"deltaBytes"|"resetDisk","iqn"?}). stdin EOF or SIGTERM:
 //           engine.close() then exit 0.
 //
+// Environment: LANBOOT_TEST_ADDON=<path to .node> loads another build of the addon (a sanitizer
+// build), LANBOOT_TEST_ADDON_PRELOAD=<libasan.so ...> is put into the child's LD_PRELOAD.
+//
 // Parent side: startEngineHost() spawns it; startTgtHost() runs Debian's tgtd with the same
 // interface, as a reference target: what tgt accepts, lanboot must accept.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,7 +21,8 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { EngineEvent, TargetConfig } from '../../src/native/index.js';
+import { createRequire } from 'node:module';
+import type { EngineEvent, NativeAddon, TargetConfig } from '../../src/native/index.js';
 
 export interface HostTarget {
   iqn: string;
@@ -100,10 +104,15 @@ export async function startEngineHost(options: EngineHostOptions): Promise<Targe
   const script = path.join(here, 'engine-host.js');
   const args = [script, '--listen', `${options.host ?? '127.0.0.1'}:0`];
   for (const t of options.targets) args.push('--target', JSON.stringify(t));
-  const child = spawn(process.execPath, args, {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, ...options.env },
-  });
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  // A sanitizer build of the addon (docs/robustness.md, "ASan"): its runtime must be loaded
+  // before anything else, so it goes into LD_PRELOAD of the child only, never of this process.
+  if (env['LANBOOT_TEST_ADDON_PRELOAD']) {
+    env['LD_PRELOAD'] = env['LANBOOT_TEST_ADDON_PRELOAD'];
+    // Node itself leaks on purpose at exit; only memory errors in the addon matter here.
+    env['ASAN_OPTIONS'] = env['ASAN_OPTIONS'] ?? 'detect_leaks=0:abort_on_error=1';
+  }
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
   const events: EngineEvent[] = [];
   let stderr = '';
   child.stderr!.setEncoding('utf8');
@@ -339,7 +348,9 @@ async function runChild(argv: string[]): Promise<void> {
   const write = (msg: unknown): void => {
     process.stdout.write(JSON.stringify(msg) + '\n');
   };
-  const native = loadNative();
+  // LANBOOT_TEST_ADDON: another build of the addon (e.g. with ASan/UBSan) to run the cases on.
+  const alternative = process.env['LANBOOT_TEST_ADDON'];
+  const native = alternative ? (createRequire(import.meta.url)(alternative) as NativeAddon) : loadNative();
   const engine = new native.IscsiEngine((event) => write({ kind: 'event', event }));
   for (const t of targets) engine.setTarget(t);
   const bound = engine.listen(host, port);

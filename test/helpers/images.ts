@@ -76,3 +76,17 @@ export async function readRange(file: string, offset: number, length: number): P
     await fd.close();
   }
 }
+
+/** Files under `dir` (recursively) with exactly the image's size and sha256: its stored copies. */
+export async function findCopiesOf(dir: string, image: { sizeBytes: number; sha256: string }): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await fsp.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, entry.name);
+      if (entry.isDirectory()) await walk(p);
+      else if (entry.isFile() && (await fsp.stat(p)).size === image.sizeBytes && (await sha256File(p)) === image.sha256) found.push(p);
+    }
+  };
+  await walk(dir);
+  return found;
+}

@@ -250,8 +250,8 @@ export function parseSense(sense: Buffer): Sense | undefined {
 
 // --- request builders (RFC 7143 section 11) ----------------------------------------------
 
-function lunField(lun: number): Buffer {
-  // SAM-5 single-level peripheral addressing for LUN < 256, flat space above.
+/** The 8-byte LUN field (SAM-5 4.7): single-level peripheral addressing below 256, flat above. */
+export function encodeLun(lun: number): Buffer {
   const b = Buffer.alloc(8);
   if (lun < 256) b[1] = lun;
   else {
@@ -281,7 +281,7 @@ export function buildScsiCommand(f: ScsiCommandFields): Buffer {
   bhs[0] = Opcode.ScsiCommand | (f.immediate ? 0x40 : 0);
   // F, R, W and ATTR=1 (Simple task attribute).
   bhs[1] = ((f.final ?? true) ? 0x80 : 0) | (f.read ? 0x40 : 0) | (f.write ? 0x20 : 0) | 0x01;
-  lunField(f.lun ?? 0).copy(bhs, 8);
+  encodeLun(f.lun ?? 0).copy(bhs, 8);
   bhs.writeUInt32BE(f.itt >>> 0, 16);
   bhs.writeUInt32BE(f.expectedDataTransferLength >>> 0, 20);
   bhs.writeUInt32BE(f.cmdSn >>> 0, 24);
@@ -303,7 +303,7 @@ export function buildDataOut(f: {
   const bhs = Buffer.alloc(BHS_LENGTH);
   bhs[0] = Opcode.DataOut;
   bhs[1] = f.final ? 0x80 : 0;
-  lunField(f.lun ?? 0).copy(bhs, 8);
+  encodeLun(f.lun ?? 0).copy(bhs, 8);
   bhs.writeUInt32BE(f.itt >>> 0, 16);
   bhs.writeUInt32BE(f.ttt >>> 0, 20);
   bhs.writeUInt32BE(f.expStatSn >>> 0, 28);
@@ -1283,7 +1283,7 @@ export class IscsiSession {
 
   /**
    * One SCSI command, with Data-In collection and Data-Out per the negotiated
-   * InitialR2T / ImmediateData / FirstBurstLength / MaxRecvDataSegmentLength (RFC 7143 4.2.5).
+   * InitialR2T / ImmediateData / FirstBurstLength / MaxRecvDataSegmentLength (RFC 7143 13.10, 13.11, 13.12, 13.14).
    * Rejects with code ISCSI_WIRE_REJECTED when the target answers with a Reject PDU.
    */
   async scsi(cdb: Buffer, opts: ScsiCommandOptions = {}): Promise<ScsiResult> {
@@ -1299,7 +1299,7 @@ export class IscsiSession {
     const lun = opts.lun ?? this.lun;
     const maxSend = p.targetMaxRecvDataSegmentLength;
 
-    // Unsolicited data (RFC 7143 4.2.5.2): immediate data in the command PDU, then
+    // Unsolicited data (RFC 7143 13.10, 13.11, 13.14): immediate data in the command PDU, then
     // unsolicited Data-Out PDUs (only when InitialR2T=No), together at most FirstBurstLength.
     const unsolicitedLimit = Math.min(writeData.length, p.firstBurstLength);
     const immediateLength = p.immediateData ? Math.min(unsolicitedLimit, maxSend) : 0;

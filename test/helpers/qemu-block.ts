@@ -13,7 +13,7 @@ export async function qemuIo(disk: IscsiDisk, commands: string[], timeoutMs = 12
   for (const c of commands) args.push('-c', c);
   const r = await runTool('qemu-io', args, { timeoutMs });
   assert.equal(r.code, 0, describeRun(`qemu-io ${commands.join(' ; ')}`, r));
-  // qemu-io reports failed commands and pattern mismatches on its output, not in its exit code.
+  // qemu-io 7.2 exits 1 on a failed command or pattern mismatch; the output check is a second guard.
   assert.doesNotMatch(r.stdout + r.stderr, /Pattern verification failed|failed|error/i, describeRun('qemu-io', r));
   return r.stdout;
 }

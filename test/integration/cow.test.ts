@@ -9,25 +9,11 @@ import { test } from 'node:test';
 import { startDiskServer } from '../helpers/disk-server.js';
 import { diskFromSeat } from '../helpers/iscsi-disk.js';
 import { type SeatInfo } from '../helpers/supervisor.js';
-import { makeGoldenImage, sha256File, type GoldenImage } from '../helpers/images.js';
+import { findCopiesOf, makeGoldenImage, sha256File } from '../helpers/images.js';
 import { assertSameDisk, goldenContent, qemuIo, readWholeDisk } from '../helpers/qemu-block.js';
 import { requireTools, tempDir } from '../helpers/tools.js';
 
 const IMAGE_BYTES = 8 * 1024 * 1024;
-
-/** Files under `dir` with the golden image's size and hash: lanboot's stored golden version(s). */
-async function findGoldenCopies(dir: string, golden: GoldenImage): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const entry of await fsp.readdir(d, { withFileTypes: true })) {
-      const p = path.join(d, entry.name);
-      if (entry.isDirectory()) await walk(p);
-      else if (entry.isFile() && (await fsp.stat(p)).size === golden.sizeBytes && (await sha256File(p)) === golden.sha256) found.push(p);
-    }
-  };
-  await walk(dir);
-  return found;
-}
 
 test('two seats on one golden image see their own writes only; reset restores golden', { timeout: 600_000 }, async (t) => {
   requireTools('qemu-img', 'qemu-io');
@@ -40,7 +26,7 @@ test('two seats on one golden image see their own writes only; reset restores go
   assert.notEqual(seatA.targetIqn, seatB.targetIqn, 'each seat has its own target');
 
   // The golden version lanboot serves: the imported file itself, or its copy in the data dir.
-  const storedGolden = await findGoldenCopies(lanboot.dataDir, golden);
+  const storedGolden = await findCopiesOf(lanboot.dataDir, golden);
   const goldenFiles = [golden.path, ...storedGolden];
   t.diagnostic(`golden files watched: ${goldenFiles.join(', ')}`);
   const goldenStat = await Promise.all(storedGolden.map((f) => fsp.stat(f)));

@@ -231,3 +231,29 @@ test('malformed and truncated packets get no answer and do not crash the server'
   assert.equal(after.find((r) => r.from === LANBOOT && r.message.xid === xid)?.message.file, 'snponly.efi');
   assert.equal(lanboot.process.exitCode, null);
 });
+
+test('a proxy started before its interface has an address answers once it has one', async () => {
+  // In proxy mode the box itself usually gets its address from the router, maybe after
+  // lanboot started. Runs last: a second proxy on the LAN would show up in the tests above.
+  await net.addHost({ name: 'late' });
+  const late = await startLanbootDhcp(net, 'late', { mode: 'proxy', interfaceName: 'eth0', bindMode: 'interface' });
+  try {
+    assert.equal(late.events.at(-1)?.event, 'ready', late.stderr());
+    const first = pxeDiscover({ arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001' });
+    const before = await sendPackets(net, 'pxe', [first.packet]);
+    assert.deepEqual(before.filter((r) => r.from !== ROUTER && r.from !== LANBOOT), []);
+    assert.match(late.stderr(), /no IPv4 address/);
+
+    await net.runOk('late', 'ip', ['addr', 'add', '10.77.0.4/24', 'dev', 'eth0']);
+    // The address is looked up again after at most 2 s.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const second = pxeDiscover({ arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001' });
+    const after = await sendPackets(net, 'pxe', [second.packet]);
+    const answer = after.find((r) => r.from === '10.77.0.4' && r.message.xid === second.xid)?.message;
+    assert.ok(answer, JSON.stringify(after.map((r) => r.from)));
+    assert.equal(answer.siaddr, '10.77.0.4');
+    assert.deepEqual(answer.options.get(DhcpOption.SERVER_ID), ipv4ToBuffer('10.77.0.4'));
+  } finally {
+    await late.stop();
+  }
+});

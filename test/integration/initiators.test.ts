@@ -24,6 +24,8 @@ test('real initiators read and write a lanboot disk; strangers are refused', { t
   const disk = await server.addDisk({ name: 'alpha', image: 'base', goldenPath: golden.path });
   assert.ok(disk.chap, 'a seat has CHAP on by default');
   const initiator = initiatorOf(disk);
+  // A second seat: its target must stay invisible and closed to alpha's initiator.
+  const other = await server.addDisk({ name: 'beta', image: 'base', goldenPath: golden.path });
 
   await t.test('qemu-img info sees the golden size', async () => {
     const r = await runTool('qemu-img', ['info', '--output=json', '--image-opts', qemuImageOpts(disk)], { timeoutMs: 60_000 });
@@ -43,16 +45,30 @@ test('real initiators read and write a lanboot disk; strangers are refused', { t
     assertSameDisk(await readWholeDisk(disk, work), expected, 'disk after qemu-io writes');
   });
 
-  await t.test('iscsi-ls lists the target and its disk', async () => {
+  await t.test('iscsi-ls (SendTargets discovery) lists the seat\'s own disk and nothing else', async () => {
     const portalUrl = libiscsiUrl(disk).replace(/\/[^/]+\/\d+$/, '');
     const r = await runTool('iscsi-ls', ['-s', '-i', initiator, portalUrl], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, describeRun('iscsi-ls', r));
     assert.ok(r.stdout.includes(`Target:${disk.targetIqn} `), describeRun('iscsi-ls', r));
+    assert.ok(!r.stdout.includes(other.targetIqn), `another seat's target is listed to ${initiator}:\n${r.stdout}`);
     const lunLine = new RegExp(`Lun:${disk.lun}\\s+Type:DIRECT_ACCESS \\(Size:(\\d+)M\\)`);
     const m = lunLine.exec(r.stdout);
     assert.ok(m, describeRun('iscsi-ls (LUN line)', r));
-    // iscsi-ls prints (blocks * block size) / 1 MiB rounded down from the capacity's last LBA.
+    // iscsi-ls prints the capacity in MiB, rounded down from (last LBA) * block size.
     assert.ok(Math.abs(Number(m[1]) - IMAGE_BYTES / 1024 / 1024) <= 1, `size ${m[1]} MiB`);
+
+    // A stranger's discovery may be refused outright or answered with an empty list.
+    const stranger = await runTool('iscsi-ls', ['-i', FOREIGN_IQN, portalUrl.replace(/\/\/[^@]*@/, '//')], { timeoutMs: 60_000 });
+    assert.equal(stranger.timedOut, false, describeRun('iscsi-ls as a stranger', stranger));
+    for (const iqn of [disk.targetIqn, other.targetIqn]) {
+      assert.ok(!stranger.stdout.includes(iqn), `${iqn} is listed to a foreign initiator:\n${stranger.stdout}`);
+    }
+  });
+
+  await t.test('one seat\'s initiator cannot open another seat\'s disk', async () => {
+    const io = await runTool('qemu-io', ['--image-opts', qemuImageOpts(other, { initiator, chap: disk.chap ?? null }), '-c', 'read 0 512'], { timeoutMs: 60_000 });
+    assert.notEqual(io.code, 0, describeRun('qemu-io on another seat\'s disk', io));
+    assert.match(io.stderr, /Failed to log in/, describeRun('qemu-io on another seat\'s disk', io));
   });
 
   await t.test('iscsi-inq sees a direct-access disk with the VPD pages Windows needs', async () => {

@@ -24,8 +24,10 @@ import {
   RejectReason,
   SenseKey,
   buildDataOut,
+  RESERVED_TAG,
   buildLoginRequest,
   buildLogoutRequest,
+  encodeLun,
   buildNopOut,
   buildScsiCommand,
   encodePdu,
@@ -63,6 +65,13 @@ const useTgt = process.env['LANBOOT_TEST_TARGET'] === 'tgt';
 function goldenBlock(lba: number): Buffer {
   const b = Buffer.alloc(BLOCK, lba & 0xff);
   b.writeUInt32BE(lba, 0);
+  return b;
+}
+
+/** `length` bytes from a seeded generator (reproducible mutations). */
+function randomBytesFrom(random: (n: number) => number, length: number): Buffer {
+  const b = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) b[i] = random(256);
   return b;
 }
 
@@ -226,7 +235,7 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
   }
 
   /**
-   * After a Reject the connection may stay up (RFC 7143 7.1 at ERL 0 leaves that to the
+   * After a Reject the connection may stay up (RFC 7143 section 7: at ERL 0 that is left to the
    * target); if it does, it must still be in step: a NOP-Out must be answered.
    */
   async function assertInStepOrClosed(session: IscsiSession, what: string): Promise<void> {
@@ -460,7 +469,7 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
         const out = buildDataOut({ itt, ttt: r2t.ttt, expStatSn: s.currentExpStatSn, dataSn, bufferOffset: offset, final: true, lun });
         await s.sendRaw(encodePdu({ bhs: out, data: Buffer.alloc(BLOCK, 0x55) }));
         const outcome = classify(await s.nextUnsolicited(ANSWER_MS));
-        // RFC 7143 7.1.4.1 / 11.7.5: at ERL 0 a sequence error ends in a Reject, an aborted
+        // RFC 7143 11.7.5 / 11.7.6 and section 7: at ERL 0 a sequence error ends in a Reject, an aborted
         // command or a dropped connection; never a GOOD status for data the target refused.
         assertOneOf(
           outcome,
@@ -525,6 +534,77 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
     }
     await settle();
     await assertHealthy('half-open flood');
+  });
+
+  it('answers well-framed but unexpected PDUs: bad TMF function, SNACK at ERL 0, stray NOP-Out reply, broken Text (RFC 7143 11.5, 11.16, 11.18, 11.10)', async () => {
+    const bhsOf = (opcode: number, flags: number, s: IscsiSession): Buffer => {
+      const b = Buffer.alloc(BHS_LENGTH);
+      b[0] = opcode;
+      b[1] = flags;
+      b.writeUInt32BE(s.allocateItt(), 16);
+      b.writeUInt32BE(0xffffffff, 20);
+      b.writeUInt32BE(s.currentCmdSn, 24);
+      b.writeUInt32BE(s.currentExpStatSn, 28);
+      return b;
+    };
+    await eachCase(
+      [
+        [
+          'Task Management function 0x7f',
+          async (s: IscsiSession) => {
+            // Immediate TMF with a reserved function code (11.5.1: 1-8 are defined).
+            const bhs = bhsOf(0x40 | Opcode.TaskManagementRequest, 0x80 | 0x7f, s);
+            encodeLun(lun).copy(bhs, 8);
+            await s.sendRaw(encodePdu({ bhs }));
+            const event = await s.nextUnsolicited(ANSWER_MS);
+            if (event !== 'closed' && event !== 'timeout' && opcodeOf(event.bhs) === Opcode.TaskManagementResponse) {
+              // 11.6.1: 5 = "Task management function not supported", 255 = "Function rejected".
+              assert.ok([5, 255].includes(event.bhs[2]!), `TMF response ${event.bhs[2]}`);
+              return;
+            }
+            assertOneOf(classify(event), [isReject(RejectReason.ProtocolError, RejectReason.InvalidPduField, RejectReason.CommandNotSupported), isClosed], 'TMF 0x7f');
+          },
+        ],
+        [
+          'SNACK at ErrorRecoveryLevel 0',
+          async (s: IscsiSession) => {
+            // 11.16: SNACK needs ERL > 0; at ERL 0 it is a protocol error (or not supported).
+            const bhs = bhsOf(Opcode.SnackRequest, 0x80, s);
+            await s.sendRaw(encodePdu({ bhs }));
+            assertOneOf(classify(await s.nextUnsolicited(ANSWER_MS)), [isReject(RejectReason.SnackReject, RejectReason.ProtocolError, RejectReason.CommandNotSupported), isClosed], 'SNACK');
+          },
+        ],
+        [
+          'NOP-Out answering a ping the target never sent',
+          async (s: IscsiSession) => {
+            const bhs = buildNopOut({ itt: RESERVED_TAG, ttt: 0x0badf00d, cmdSn: s.currentCmdSn, expStatSn: s.currentExpStatSn });
+            await s.sendRaw(encodePdu({ bhs, data: Buffer.from('pong') }));
+            // 11.18.2: such a NOP-Out gets no answer; a Reject or a drop is also acceptable.
+            assertOneOf(classify(await s.nextUnsolicited(SILENCE_MS)), [(o) => o.kind === 'timeout', isReject(RejectReason.ProtocolError, RejectReason.InvalidPduField), isClosed], 'stray NOP-Out');
+          },
+        ],
+        [
+          'Text Request without NUL and without "="',
+          async (s: IscsiSession) => {
+            const bhs = bhsOf(Opcode.TextRequest, 0x80, s);
+            bhs.writeUInt32BE(s.takeCmdSn(), 24);
+            await s.sendRaw(encodePdu({ bhs, data: Buffer.from('SendTargetsAll') }));
+            const outcome = classify(await s.nextUnsolicited(ANSWER_MS));
+            assertOneOf(
+              outcome,
+              [isReject(RejectReason.ProtocolError, RejectReason.InvalidPduField), isClosed, (o) => o.kind === 'other' && o.opcode === Opcode.TextResponse],
+              'malformed Text Request',
+            );
+          },
+        ],
+      ] as Array<[string, (s: IscsiSession) => Promise<void>]>,
+      ([name, run]) =>
+        withAbuser(async (s) => {
+          await run(s);
+          await assertInStepOrClosed(s, name);
+        }),
+    );
+    await assertHealthy('unexpected PDUs');
   });
 
   it('neither waits for nor allocates 4 GiB when a WRITE claims an EDTL of 2^32-1 (RFC 7143 11.4.5.1)', async () => {
@@ -728,6 +808,79 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
       await assertInStepOrClosed(s, 'Login Request in full feature phase');
     });
     await assertHealthy('login in the wrong stage');
+  });
+
+  it('survives seeded random mutations of valid PDUs, in login and in full feature phase', async () => {
+    // A network-level fuzz pass over the whole engine (the libFuzzer harnesses cover the
+    // parsers alone). Deterministic: LANBOOT_TEST_SEED replays a failing run.
+    const seed = Number(process.env['LANBOOT_TEST_SEED'] ?? 0x5eed) >>> 0;
+    let state = seed || 1;
+    const random = (n: number): number => {
+      state ^= state << 13;
+      state >>>= 0;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      state >>>= 0;
+      return state % n;
+    };
+    const mutate = (bytes: Buffer): Buffer => {
+      const out = Buffer.from(bytes);
+      switch (random(6)) {
+        case 0: // flip 1-4 bits of the BHS
+          for (let i = 1 + random(4); i > 0; i--) out[random(BHS_LENGTH)]! ^= 1 << random(8);
+          return out;
+        case 1: // one random byte anywhere
+          out[random(out.length)] = random(256);
+          return out;
+        case 2: // a random DataSegmentLength
+          out.writeUIntBE(random(1 << 24), 5, 3);
+          return out;
+        case 3: // a random TotalAHSLength, junk AHS
+          out[4] = random(256);
+          return Buffer.concat([out.subarray(0, BHS_LENGTH), randomBytesFrom(random, out[4]! * 4), out.subarray(BHS_LENGTH)]);
+        case 4: // truncated
+          return out.subarray(0, random(out.length));
+        default: // junk appended
+          return Buffer.concat([out, randomBytesFrom(random, 1 + random(200))]);
+      }
+    };
+    const templates: Array<(s: IscsiSession) => Buffer> = [
+      (s) => encodePdu({ bhs: buildNopOut({ itt: s.allocateItt(), cmdSn: s.currentCmdSn, expStatSn: s.currentExpStatSn }), data: Buffer.from('mutant ping') }),
+      (s) => encodePdu({ bhs: buildScsiCommand({ itt: s.allocateItt(), cmdSn: s.takeCmdSn(), expStatSn: s.currentExpStatSn, cdb: Cdb.read10(random(DISK_BLOCKS), 1), expectedDataTransferLength: BLOCK, read: true, lun }) }),
+      (s) =>
+        encodePdu({
+          bhs: buildScsiCommand({ itt: s.allocateItt(), cmdSn: s.takeCmdSn(), expStatSn: s.currentExpStatSn, cdb: Cdb.write10(ABUSE_FIRST_LBA + 100 + random(64), 1), expectedDataTransferLength: BLOCK, write: true, lun }),
+          data: Buffer.alloc(BLOCK, 0x99),
+        }),
+      (s) => encodePdu({ bhs: buildScsiCommand({ itt: s.allocateItt(), cmdSn: s.takeCmdSn(), expStatSn: s.currentExpStatSn, cdb: Cdb.readCapacity16(32), expectedDataTransferLength: 32, read: true, lun }) }),
+      (s) => encodePdu({ bhs: buildDataOut({ itt: s.allocateItt(), ttt: random(0x7fffffff), expStatSn: s.currentExpStatSn, dataSn: 0, bufferOffset: 0, final: true, lun }), data: Buffer.alloc(BLOCK, 0x98) }),
+      (s) => encodePdu({ bhs: buildLogoutRequest({ itt: s.allocateItt(), cmdSn: s.currentCmdSn, expStatSn: s.currentExpStatSn }) }),
+    ];
+    const loginTemplate = (): Buffer => encodePdu({ bhs: loginHeader({ isid: Buffer.from([0x80, 9, 9, 9, 9, random(256)]) }), data: encodeTextKeys([...identity, ['HeaderDigest', 'None'], ['MaxRecvDataSegmentLength', '8192']]) });
+
+    const ROUNDS = 120;
+    const PARALLEL = 8;
+    let next = 0;
+    const one = async (): Promise<void> => {
+      for (let i = next++; i < ROUNDS; i = next++) {
+        if (i % 3 === 0) {
+          await withRawConnection(async (c) => {
+            await c.sendRaw(mutate(loginTemplate())).catch(() => undefined);
+            await c.nextEvent(150);
+          });
+        } else {
+          await withAbuser(async (s) => {
+            for (let k = 1 + random(3); k > 0; k--) {
+              await s.sendRaw(mutate(templates[random(templates.length)]!(s))).catch(() => undefined);
+            }
+            await s.nextUnsolicited(150);
+          });
+        }
+        assert.ok(host.isAlive(), `target died at mutation round ${i} (LANBOOT_TEST_SEED=${seed}): ${host.stderr().slice(-2000)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, one));
+    await assertHealthy(`random mutations (seed ${seed})`);
   });
 
   it('ends with the target alive and the descriptor count at baseline', async () => {

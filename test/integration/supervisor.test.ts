@@ -135,3 +135,55 @@ test('systemd watchdog: WATCHDOG=1 about every WATCHDOG_USEC/2 on the NOTIFY_SOC
   assert.equal(await exited(server.child), 0, 'SIGINT stops gracefully too');
   assert.ok(notify.messages().some((m) => m.startsWith('STOPPING=1')));
 });
+
+test('client reset brings back golden data, and moves the seat to a newly imported version', { timeout: 240_000 }, async (t) => {
+  const root = tempRoot(t);
+  const dataDir = path.join(root, 'data');
+  const v1 = Buffer.alloc(1024 * 1024, 0x33);
+  const v2 = Buffer.alloc(1024 * 1024, 0x44);
+  fs.writeFileSync(path.join(root, 'v1.raw'), v1);
+  fs.writeFileSync(path.join(root, 'v2.raw'), v2);
+  const server = serve(t, dataDir, cleanEnv());
+  const status = await started(server, dataDir);
+  assert.equal((await lanboot(dataDir, ['image', 'import', path.join(root, 'v1.raw'), '--name', 'base'])).code, 0);
+  assert.equal((await lanboot(dataDir, ['client', 'add', '--name', 'pc-1', '--image', 'base', '--mode', 'persistent'])).code, 0);
+  const seat = await lanbootJson(dataDir, ['client', 'show', 'pc-1']);
+  // qemu's libiscsi block driver, with the seat's initiator name and CHAP credentials.
+  const imageOpts = [
+    'driver=iscsi',
+    'transport=tcp',
+    `portal=127.0.0.1:${status.iscsi.port}`,
+    `target=${seat.targetIqn}`,
+    'lun=0',
+    `user=${seat.chap.user}`,
+    `password=${seat.chap.secret}`,
+    `initiator-name=${seat.initiatorIqns[0]}`,
+  ].join(',');
+  const write = async () => {
+    const r = await run('qemu-io', ['--image-opts', imageOpts, '-c', 'write -P 0x55 0 4096'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `qemu-io write: ${r.stderr}${r.stdout}`);
+  };
+  const readDisk = async (name: string) => {
+    const out = path.join(root, name);
+    const r = await run('qemu-img', ['convert', '-O', 'raw', '--image-opts', imageOpts, out], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `qemu-img convert: ${r.stderr}${r.stdout}`);
+    return fs.readFileSync(out);
+  };
+
+  await write();
+  const written = await readDisk('written.raw');
+  assert.equal(written[0], 0x55, 'the seat sees its write');
+  assert.ok(fs.readFileSync(path.join(dataDir, 'images', 'base', 'v1.img')).equals(v1), 'the golden file never changes');
+  assert.equal((await lanboot(dataDir, ['client', 'reset', 'pc-1'])).code, 0);
+  assert.ok((await readDisk('reset.raw')).equals(v1), 'after reset: golden v1 again');
+
+  await write();
+  assert.equal((await lanboot(dataDir, ['image', 'import', path.join(root, 'v2.raw'), '--name', 'base'])).code, 0);
+  assert.equal((await lanbootJson(dataDir, ['client', 'show', 'pc-1'])).version, 1, 'a new version waits for the reset');
+  const reset = await lanboot(dataDir, ['client', 'reset', 'pc-1']);
+  assert.equal(reset.code, 0, reset.stderr);
+  assert.equal(reset.stdout, 'seat pc-1 reset to base v2\n');
+  assert.ok((await readDisk('v2.raw.out')).equals(v2), 'after reset: golden v2, no trace of the v1 delta');
+  server.child.kill('SIGTERM');
+  assert.equal(await exited(server.child), 0);
+});

@@ -238,3 +238,16 @@ test('virtual files are served from the callback, with the client address', asyn
   await waitForEvents(before + 1);
   assert.equal(events.at(-1)?.virtual, true);
 });
+
+test('IPv6: curl fetches over ::1 from a server listening there', async () => {
+  const v6 = new TftpServer({ root, host: '::1', port: 0 });
+  await v6.start();
+  try {
+    const target = path.join(out, 'v6-undionly.kpxe');
+    const result = await run('curl', ['-sS', '--tftp-blksize', '1468', '-o', target, `tftp://[::1]:${v6.address().port}/undionly.kpxe`]);
+    assert.equal(result.code, 0, result.stderr);
+    await sameBytes(target, IPXE_BIOS);
+  } finally {
+    await v6.stop();
+  }
+});

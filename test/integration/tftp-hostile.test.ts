@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Opcode, TftpErrorCode, parsePacket, serializeAck, serializeError, serializeRequest, type TftpPacket } from '../../src/tftp/codec.js';
 import { TftpServer, type TftpTransferEvent } from '../../src/tftp/server.js';
 import { tftpGet } from '../../src/tftp/client.js';
+import { pino } from 'pino';
 
 const HOST = '127.0.0.1';
 const SECRET = 'this must never leave the box';
@@ -375,4 +376,138 @@ test('a file that shrinks mid-transfer ends it with ERROR 0 instead of sending g
     await own.stop();
     closePeer(peer.socket);
   }
+});
+
+test('a virtual-file callback that throws costs the client an ERROR 0, not the server', async () => {
+  const own = new TftpServer({
+    root,
+    host: HOST,
+    port: 0,
+    virtualFiles: ({ filename }) => {
+      if (filename === 'boom') throw new Error('generator failed');
+      return undefined;
+    },
+  });
+  const ownEvents: TftpTransferEvent[] = [];
+  own.on('transfer', (event) => ownEvents.push(event));
+  await own.start();
+  const peer = await openPeer();
+  try {
+    await send(peer.socket, serializeRequest(Opcode.RRQ, 'boom', 'octet'), own.address().port);
+    await peer.waitFor(1, 1000);
+    const reply = peer.received[0]?.packet;
+    assert.ok(reply && reply.opcode === Opcode.ERROR && reply.errorCode === 0);
+    assert.doesNotMatch(reply.message, /generator failed/, 'internal details stay in the log');
+    assert.equal(ownEvents[0]?.errorCode, 'TFTP_INTERNAL');
+    const result = await tftpGet({ host: HOST, port: own.address().port, filename: 'good.bin', timeoutMs: 500 });
+    assert.equal(result.data.toString(), 'good file');
+    const deadline = Date.now() + 1000;
+    while (own.activeTransfers > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(own.activeTransfers, 0);
+  } finally {
+    closePeer(peer.socket);
+    await own.stop();
+  }
+});
+
+test('thousands of random datagrams on the request port and on a transfer port: no crash, transfer intact', async () => {
+  // Deterministic xorshift, so a failure reproduces.
+  let state = 0x2545f491;
+  const next = (): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return state >>> 0;
+  };
+  const randomDatagram = (): Buffer => {
+    const length = next() % 120;
+    const datagram = Buffer.alloc(length);
+    for (let i = 0; i < length; i++) datagram[i] = next() % 3 === 0 ? 0 : next() & 0xff;
+    if (length >= 2) {
+      datagram[0] = 0;
+      datagram[1] = next() % 8;
+    }
+    return datagram;
+  };
+  const client = await openPeer();
+  const noise = await openPeer();
+  // Its own server with a long retransmit timer: the noise takes longer than the shared one's.
+  const own = new TftpServer({ root, host: HOST, port: 0, defaultTimeoutMs: 10_000 });
+  await own.start();
+  const port = own.address().port;
+  try {
+    await send(client.socket, serializeRequest(Opcode.RRQ, 'big.bin', 'octet', [['blksize', '1024']]), port);
+    await client.waitFor(1, 1000);
+    const transferPort = client.received[0]!.fromPort;
+    assert.equal(client.received[0]!.packet?.opcode, Opcode.OACK);
+    for (let i = 0; i < 3000; i++) {
+      await send(noise.socket, randomDatagram(), i % 2 === 0 ? port : transferPort);
+      if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    // A flood can fill the socket's receive buffer, and the kernel then drops datagrams (the
+    // real client's too): let it drain, and re-send an ACK that got no answer, as a client would.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The real client now finishes its transfer: 100 blocks of 1024 and an empty one.
+    let expectedBlock = 0;
+    const payload: Buffer[] = [];
+    for (;;) {
+      const ack = serializeAck(expectedBlock);
+      await send(client.socket, ack, transferPort);
+      expectedBlock++;
+      const deadline = Date.now() + 2000;
+      let resendAt = Date.now() + 300;
+      let data: TftpPacket | null = null;
+      while (Date.now() < deadline) {
+        data = client.received.map((r) => r.packet).find((p) => p?.opcode === Opcode.DATA && p.block === expectedBlock) ?? null;
+        if (data) break;
+        if (Date.now() > resendAt) {
+          await send(client.socket, ack, transferPort);
+          resendAt = Date.now() + 300;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      assert.ok(data && data.opcode === Opcode.DATA, `DATA ${expectedBlock} arrived`);
+      payload.push(Buffer.from(data.data));
+      if (data.data.length < 1024) break;
+    }
+    await send(client.socket, serializeAck(expectedBlock), transferPort);
+    assert.ok(Buffer.concat(payload).equals(Buffer.alloc(512 * 200, 7)));
+    // Anything the noise got back is an ERROR (4 for broken requests, 5 on the transfer port,
+    // 1/2/8 for requests that parsed): never DATA or OACK.
+    for (const reply of noise.received) {
+      assert.ok(reply.packet?.opcode === Opcode.ERROR, `noise got ${reply.raw.subarray(0, 8).toString('hex')}`);
+    }
+    const result = await tftpGet({ host: HOST, port, filename: 'good.bin', timeoutMs: 500 });
+    assert.equal(result.data.toString(), 'good file');
+  } finally {
+    closePeer(client.socket);
+    closePeer(noise.socket);
+    await own.stop();
+  }
+});
+
+test('logs are pino JSON with the client in context, and garbage cannot flood them', async () => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  const own = new TftpServer({ root, host: HOST, port: 0, logger });
+  await own.start();
+  const peer = await openPeer();
+  try {
+    const ownPort = own.address().port;
+    for (let i = 0; i < 200; i++) await send(peer.socket, Buffer.from([0, 1, 0x61]), ownPort); // truncated RRQs
+    await peer.waitFor(200, 2000);
+    const result = await tftpGet({ host: HOST, port: ownPort, filename: 'good.bin', timeoutMs: 500 });
+    assert.equal(result.data.toString(), 'good file');
+    const deadline = Date.now() + 1000;
+    while (own.activeTransfers > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  } finally {
+    closePeer(peer.socket);
+    await own.stop();
+  }
+  const records = lines.map((line) => JSON.parse(line) as { level: number; msg: string; code?: string; client?: { address: string }; result?: string });
+  const malformed = records.filter((record) => record.msg.startsWith('malformed TFTP packet'));
+  assert.equal(malformed.length, 20, 'at most 20 warnings per 10 s window');
+  assert.ok(malformed.every((record) => record.code === 'TFTP_UNTERMINATED_STRING' && record.client?.address === HOST));
+  const done = records.find((record) => record.msg === 'TFTP transfer done');
+  assert.ok(done && done.client?.address === HOST && done.result === 'ok');
 });

@@ -110,3 +110,17 @@ test('bad input is refused and leaves nothing behind', async (t) => {
   assert.deepEqual(images.listVersions(), []);
   assert.ok(!fs.existsSync(path.join(layout.dataDir, 'escape')));
 });
+
+test('an image larger than the free space is refused before anything is written', async (t) => {
+  const { layout, store } = await setup(t);
+  const fsStat = fs.statfsSync(layout.dataDir);
+  const tooBig = (Math.ceil((fsStat.bavail * fsStat.bsize) / 512) + 1024) * 512;
+  let pulled = false;
+  async function* source(): AsyncGenerator<Uint8Array> {
+    pulled = true;
+    yield Buffer.alloc(512);
+  }
+  await assert.rejects(store.importVersion('huge', source(), { expectedBytes: tooBig }), (e: unknown) => e instanceof LanbootError && e.code === 'LANBOOT_IO_FAILED' && /not enough space/.test(e.message));
+  assert.equal(pulled, false);
+  assert.deepEqual(fs.readdirSync(layout.imageDir('huge')), []);
+});

@@ -105,7 +105,7 @@ const bufferOffset = (p: Pdu) => p.bhs.readUInt32BE(40);
 const final = (p: Pdu) => (p.bhs[1]! & 0x80) !== 0;
 
 describe('IscsiSession against a scripted target', () => {
-  it('sends immediate data, unsolicited Data-Out up to FirstBurstLength, then data per R2T (RFC 7143 4.2.5)', async (t) => {
+  it('sends immediate data, unsolicited Data-Out up to FirstBurstLength, then data per R2T (RFC 7143 13.10, 13.11, 13.14)', async (t) => {
     const data = Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 31) & 0xff));
     const assembled = Buffer.alloc(8192);
     const target = await scriptedTarget(t, {

@@ -94,11 +94,21 @@ test('status, image import/list, client add/list/show/reset/remove through the l
   assert.match((await f.cli(['client', 'list'])).stdout, /^SEAT\s+IMAGE\s+MODE/);
 
   // A new version: reset moves the seat to it and discards the delta.
+  const sameVersion = await f.cli(['client', 'reset', 'pc-1', '--json']);
+  assert.equal(sameVersion.code, 0, sameVersion.stderr);
+  assert.equal(JSON.parse(sameVersion.stdout).version, 1);
+  assert.deepEqual(engine.resets, [show.targetIqn], 'same version: the engine discards the delta');
   await f.cli(['image', 'import', writeImage(f.dataDir, 'golden2.raw', 512 * 1024, 1), '--name', 'debian']);
+  fs.writeFileSync(path.join(target.deltaDir, 'delta.data'), 'written against v1');
   const reset = await f.cli(['client', 'reset', 'pc-1', '--json']);
   assert.equal(reset.code, 0, reset.stderr);
   assert.equal(JSON.parse(reset.stdout).version, 2);
-  assert.deepEqual(engine.resets, [show.targetIqn]);
+  assert.equal(fs.existsSync(path.join(target.deltaDir, 'delta.data')), false, 'new version: the old delta is deleted');
+  assert.deepEqual(
+    engine.calls.slice(-2).map((c) => c.method),
+    ['removeTarget', 'setTarget'],
+    'and the target set up again on the new golden file',
+  );
   assert.equal(engine.targets.get(show.targetIqn)!.goldenPath, path.join(f.dataDir, 'images', 'debian', 'v2.img'));
   const resetLog = f.logLines().find((l) => l.msg === 'seat reset to its golden image');
   assert.equal(resetLog?.targetIqn, show.targetIqn);
@@ -186,6 +196,19 @@ test('the LAN-facing HTTP port serves /healthz and status only, never the state-
   assert.equal((await (await fetch(`${base}/api/v1/status`)).json()).iscsi.port, s.iscsi.port);
   assert.equal((await fetch(`${base}/api/v1/clients`)).status, 404);
   assert.equal((await fetch(`${base}/api/v1/clients`, { method: 'POST', body: '{}' })).status, 404);
+});
+
+test('an image larger than the free space is refused at once, with one line', async (t) => {
+  const f = await startFixture(t);
+  const fsStat = fs.statfsSync(f.dataDir);
+  const sparse = path.join(f.dataDir, 'huge.raw');
+  fs.closeSync(fs.openSync(sparse, 'w'));
+  // Sparse: as big as we like without using the space.
+  fs.truncateSync(sparse, (Math.ceil((fsStat.bavail * fsStat.bsize) / 512) + 2 * 1024 * 1024) * 512);
+  const started = Date.now();
+  oneLineError(await f.cli(['image', 'import', sparse, '--name', 'huge']), /image huge: not enough space in .*: the image needs \d+ bytes, \d+ are free/);
+  assert.ok(Date.now() - started < 20_000, 'refused without streaming the whole file');
+  assert.deepEqual(JSON.parse((await f.cli(['image', 'list', '--json'])).stdout), []);
 });
 
 test('import progress goes to stderr when it is a TTY', async (t) => {

@@ -68,7 +68,7 @@ test('a seat without CHAP keeps none; unknown seats are reported', async (t) => 
 });
 
 test('reset without a newer version keeps the version and only drops the delta', async (t) => {
-  const { manager, engine, store, bytes } = await setup(t);
+  const { manager, engine, store, bytes, layout } = await setup(t);
   const seat = manager.add({ name: 'pc', image: 'base' });
   const setTargetsBefore = engine.calls.filter((c) => c.method === 'setTarget').length;
   assert.equal(manager.reset('pc').version, 1);
@@ -77,8 +77,22 @@ test('reset without a newer version keeps the version and only drops the delta',
   const details = manager.show('pc');
   assert.equal(details.version, 1);
   assert.equal(details.latestVersion, 2, 'show tells a newer version is waiting');
+  const deltaDir = engine.targets.get(seat.targetIqn)!.deltaDir;
+  fs.writeFileSync(path.join(deltaDir, 'delta.map'), 'made against v1');
   assert.equal(manager.reset('pc').version, 2);
-  assert.deepEqual(engine.resets, [seat.targetIqn, seat.targetIqn]);
+  assert.equal(fs.existsSync(path.join(deltaDir, 'delta.map')), false, 'the v1 delta is gone');
+  assert.equal(engine.targets.get(seat.targetIqn)!.goldenPath, layout.versionFile('base', 2));
+  assert.deepEqual(engine.resets, [seat.targetIqn]);
+});
+
+test('reset to a new version that the engine refuses puts the seat back on its old version', async (t) => {
+  const { manager, engine, store, bytes, layout } = await setup(t);
+  const seat = manager.add({ name: 'pc', image: 'base' });
+  await store.importVersion('base', bytes(8192));
+  engine.failNextSetTarget = 'cannot open golden';
+  assert.throws(() => manager.reset('pc'), /seat pc: reset failed: cannot open golden/);
+  assert.equal(manager.show('pc').version, 1);
+  assert.equal(engine.targets.get(seat.targetIqn)!.goldenPath, layout.versionFile('base', 1));
 });
 
 test('registerAll skips a seat the engine refuses and registers the rest', async (t) => {
