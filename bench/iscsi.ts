@@ -233,6 +233,9 @@ function renderReport(rows: Record<string, { lanboot: PerfResult[]; tgt: PerfRes
     `| what ${SEATS} per-seat copies would need in cache | ${mib(SEATS * SEAT_IMAGE_BYTES)} | | |`,
     '',
     'Meminfo growth also counts everything else the machine cached meanwhile (other users, logs); fincore of the golden file is the exact figure.',
+    'CPU is the target process only: utime+stime of all its threads over the whole run, login and logout included. The test VMs\' kernel samples CPU time per tick (CONFIG_TICK_CPU_ACCOUNTING, no IRQ time accounting), so softirq work such as loopback TCP delivery is charged to whichever task the tick interrupts, often the initiator: per-GB figures can sit below those of a bare sendfile sender measured alone. Compare the ratios.',
+    '',
+    `Reproduce: \`npm run bench -- iscsi -- --seconds ${SECONDS} --image-mib ${IMAGE_BYTES >> 20} --seats ${SEATS} --seat-image-mib ${SEAT_IMAGE_BYTES >> 20} --rounds ${ROUNDS}\` on an otherwise idle machine.`,
   ];
   return lines.join('\n');
 }

@@ -13,8 +13,8 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do names+=("$1"); shift; done
 
 bash scripts/install-system-deps.sh
 bash scripts/ensure-node-deps.sh
-flock /tmp/lanboot-gyp.lock npx node-gyp build >/dev/null
-flock /tmp/lanboot-tsc.lock npx tsc -p tsconfig.json
+flock /tmp/lanboot-gyp.lock npm run --silent build:native >/dev/null
+flock /tmp/lanboot-tsc.lock npm run --silent build:ts
 
 if [ ${#names[@]} -eq 0 ]; then
   for f in bench/*.ts; do names+=("$(basename "$f" .ts)"); done

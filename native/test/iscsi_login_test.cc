@@ -109,9 +109,8 @@ static void testTextParsing() {
   auto ok = text((kv({"A=1", "B=two"}) + std::string(2, '\0')));
   CHECK(parseTextPairs(ok.data(), ok.size(), &pairs) == TextError::kNone);
   CHECK(pairs.size() == 2 && pairs[0].key == "A" && pairs[1].value == "two");
-  auto unterminated = text("Key=value");
-  CHECK(parseTextPairs(unterminated.data(), unterminated.size(), &pairs) == TextError::kNone);
-  CHECK(pairs.size() == 1 && pairs[0].value == "value");
+  auto unterminated = text(kv({"A=1"}) + "Key=value");
+  CHECK(parseTextPairs(unterminated.data(), unterminated.size(), &pairs) == TextError::kNotTerminated);
   auto emptyValue = text(kv({"SendTargets="}));
   CHECK(parseTextPairs(emptyValue.data(), emptyValue.size(), &pairs) == TextError::kNone);
   CHECK(pairs.size() == 1 && pairs[0].value.empty());
@@ -119,24 +118,25 @@ static void testTextParsing() {
   CHECK(parseTextPairs(noEquals.data(), noEquals.size(), &pairs) == TextError::kMissingEquals);
   auto emptyKey = text(kv({"=x"}));
   CHECK(parseTextPairs(emptyKey.data(), emptyKey.size(), &pairs) == TextError::kEmptyKey);
-  auto key63 = text(std::string(63, 'K') + "=v");
+  auto key63 = text(std::string(63, 'K') + "=v" + std::string(1, '\0'));
   CHECK(parseTextPairs(key63.data(), key63.size(), &pairs) == TextError::kNone);
-  auto key64 = text(std::string(64, 'K') + "=v");
+  auto key64 = text(std::string(64, 'K') + "=v" + std::string(1, '\0'));
   CHECK(parseTextPairs(key64.data(), key64.size(), &pairs) == TextError::kKeyTooLong);
   auto badChar = text(kv({"Ke y=v"}));
   CHECK(parseTextPairs(badChar.data(), badChar.size(), &pairs) == TextError::kBadKeyCharacter);
   auto duplicate = text(kv({"A=1", "A=2"}));
   CHECK(parseTextPairs(duplicate.data(), duplicate.size(), &pairs) == TextError::kDuplicateKey);
-  auto longValue = text("TargetAlias=" + std::string(256, 'v'));
+  auto longValue = text("TargetAlias=" + std::string(256, 'v') + std::string(1, '\0'));
   CHECK(parseTextPairs(longValue.data(), longValue.size(), &pairs) == TextError::kNone);
   CHECK(pairs[0].valueTooLong);
-  auto value255 = text("TargetAlias=" + std::string(255, 'v'));
+  auto value255 = text("TargetAlias=" + std::string(255, 'v') + std::string(1, '\0'));
   CHECK(parseTextPairs(value255.data(), value255.size(), &pairs) == TextError::kNone);
   CHECK(!pairs[0].valueTooLong);
-  auto chapLong = text("CHAP_C=0x" + std::string(8000, 'a'));
+  auto chapLong = text("CHAP_C=0x" + std::string(8000, 'a') + std::string(1, '\0'));
   CHECK(parseTextPairs(chapLong.data(), chapLong.size(), &pairs) == TextError::kNone);
   CHECK(!pairs[0].valueTooLong);
   std::vector<uint8_t> huge(kMaxTextBytes + 1, 'a');
+  huge.back() = 0;
   CHECK(parseTextPairs(huge.data(), huge.size(), &pairs) == TextError::kTooLarge);
 
   CHECK(parseNumber("8192") == 8192u);
@@ -322,7 +322,8 @@ static void testChapFailures() {
     LoginNegotiator n(directory, TargetLimits{}, fixedRandom);
     toChallenge(n);
     auto step = send(n, loginHeader(0, 1, true),
-                     "CHAP_N=pc1" + std::string(1, '\0') + "CHAP_R=" + chapResponseHex(0x11, "wrongsecret", challenge));
+                     "CHAP_N=pc1" + std::string(1, '\0') + "CHAP_R=" + chapResponseHex(0x11, "wrongsecret", challenge) +
+                         std::string(1, '\0'));
     CHECK(step.outcome == LoginNegotiator::Outcome::kFailed);
     CHECK(step.response.statusClass == 2 && step.response.statusDetail == 1);
   }
@@ -330,7 +331,8 @@ static void testChapFailures() {
     LoginNegotiator n(directory, TargetLimits{}, fixedRandom);
     toChallenge(n);
     auto step = send(n, loginHeader(0, 1, true),
-                     "CHAP_N=pc2" + std::string(1, '\0') + "CHAP_R=" + chapResponseHex(0x11, "onewaysecret1", challenge));
+                     "CHAP_N=pc2" + std::string(1, '\0') + "CHAP_R=" + chapResponseHex(0x11, "onewaysecret1", challenge) +
+                         std::string(1, '\0'));
     CHECK(step.outcome == LoginNegotiator::Outcome::kFailed && step.response.statusDetail == 1);
   }
   {  // reflected challenge (12.1.3)
@@ -339,7 +341,7 @@ static void testChapFailures() {
     auto step = send(n, loginHeader(0, 1, true),
                      "CHAP_N=pc1" + std::string(1, '\0') + "CHAP_R=" + chapResponseHex(0x11, "onewaysecret1", challenge) +
                          std::string(1, '\0') + "CHAP_I=17" + std::string(1, '\0') + "CHAP_C=0x" +
-                         lanboot::common::toHex(challenge.data(), challenge.size()));
+                         lanboot::common::toHex(challenge.data(), challenge.size()) + std::string(1, '\0'));
     CHECK(step.outcome == LoginNegotiator::Outcome::kFailed && step.response.statusDetail == 1);
   }
   {  // no MD5 among the algorithms

@@ -412,7 +412,7 @@ export function decodeUserClass(value: Buffer): string[] {
     classes.push(value.subarray(pos + 1, pos + 1 + length).toString('latin1'));
     pos += 1 + length;
   }
-  return classes.length > 0 ? classes : [];
+  return classes;
 }
 
 export function encodeUserClassRfc3004(classes: string[]): Buffer {

@@ -228,6 +228,10 @@ export class FullDhcpEngine {
 
   handle(request: DhcpClientRequest, now: number): EngineOutcome {
     if (!request.mac) return this.silent('not an Ethernet client');
+    // A relay agent forwards requests of another subnet; lanboot only has addresses for its own.
+    if (request.message.giaddr !== '0.0.0.0' && !this.inSubnet(request.message.giaddr)) {
+      return this.silent(`relayed from ${request.message.giaddr}, outside the served subnet`);
+    }
     switch (request.messageType) {
       case DhcpMessageType.DISCOVER:
         return this.onDiscover(request, now);

@@ -136,7 +136,14 @@ export class FullDhcpServer extends EventEmitter<FullDhcpEvents> {
       await this.stop();
       throw error;
     }
-    this.sweepTimer = setInterval(() => this.sweep(), this.options.expirySweepMs ?? 30_000);
+    this.sweepTimer = setInterval(() => {
+      try {
+        this.sweep();
+      } catch (error) {
+        // A busy or failing database must not take the supervisor down; the next sweep retries.
+        this.logger.error({ err: error }, 'lease expiry sweep failed');
+      }
+    }, this.options.expirySweepMs ?? 30_000);
     this.sweepTimer.unref();
     this.logger.info(
       { serverAddress: settings.serverAddress, range: `${settings.rangeFirst}-${settings.rangeLast}`, leaseSeconds: settings.leaseSeconds, ports },
@@ -181,7 +188,16 @@ export class FullDhcpServer extends EventEmitter<FullDhcpEvents> {
     });
   }
 
+  /** Never throws: an exception escaping a socket handler would take the supervisor down. */
   private onDatagram(socket: dgram.Socket, onProxyPort: boolean, port: number, datagram: Buffer, rinfo: dgram.RemoteInfo): void {
+    try {
+      this.handleDatagram(socket, onProxyPort, port, datagram, rinfo);
+    } catch (error) {
+      this.logger.error({ err: error, from: rinfo.address }, 'DHCP datagram handling failed');
+    }
+  }
+
+  private handleDatagram(socket: dgram.Socket, onProxyPort: boolean, port: number, datagram: Buffer, rinfo: dgram.RemoteInfo): void {
     const engine = this.engine;
     if (!engine || !this.bootSettings) return;
     let request: DhcpClientRequest;

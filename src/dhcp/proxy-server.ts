@@ -91,7 +91,16 @@ export class ProxyDhcpServer extends EventEmitter<ProxyDhcpEvents> {
     return { ...DEFAULT_BOOT_POLICY, ...this.options.boot, serverAddress };
   }
 
+  /** Never throws: an exception escaping a socket handler would take the supervisor down. */
   private onDatagram(socket: dgram.Socket, onProxyPort: boolean, datagram: Buffer, rinfo: dgram.RemoteInfo): void {
+    try {
+      this.handleDatagram(socket, onProxyPort, datagram, rinfo);
+    } catch (error) {
+      this.logger.error({ err: error, from: rinfo.address }, 'DHCP datagram handling failed');
+    }
+  }
+
+  private handleDatagram(socket: dgram.Socket, onProxyPort: boolean, datagram: Buffer, rinfo: dgram.RemoteInfo): void {
     const port = onProxyPort ? (this.options.proxyPort ?? PXE_PROXY_PORT) : (this.options.dhcpPort ?? DHCP_SERVER_PORT);
     let request: DhcpClientRequest;
     try {
@@ -130,7 +139,10 @@ export class ProxyDhcpServer extends EventEmitter<ProxyDhcpEvents> {
     }
     const decision = decideBoot(request, this.settings(serverAddress));
     if (decision.kind === 'ignore') {
-      log.debug({ reason: decision.reason, arch: decision.arch, vendorClass: request.vendorClass }, 'not answering');
+      // A PC that network-boots with an architecture lanboot has no binary for is worth a line
+      // at info: it is the answer to "why does this PC not boot".
+      const level = decision.reason === 'unsupported-arch' ? 'info' : 'debug';
+      log[level]({ reason: decision.reason, arch: decision.arch, vendorClass: request.vendorClass }, 'not answering');
       return;
     }
     const reply = encodeDhcpMessage(buildProxyReply(request, decision, serverAddress, replyType));

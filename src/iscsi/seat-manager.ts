@@ -217,7 +217,9 @@ export class SeatManager {
     try {
       this.options.engine.removeTarget(seat.targetIqn);
     } catch (error) {
-      throw new LanbootError('LANBOOT_ENGINE_FAILED', `seat ${seat.name}: the iSCSI engine could not remove the target: ${(error as Error).message}`, undefined, { cause: error });
+      // Typically a seat the engine never took (registration failed at start, e.g. its
+      // golden file is unreadable): it must still be removable.
+      this.log.warn({ seat: seat.name, targetIqn: seat.targetIqn, ...errorFields(error) }, 'the iSCSI engine could not remove the target; removing the seat anyway');
     }
     this.options.seats.remove(seat.id);
     await fsp.rm(this.options.layout.seatDeltaDir(seat.id), { recursive: true, force: true });

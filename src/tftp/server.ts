@@ -38,7 +38,8 @@ export interface VirtualFileRequest {
 
 /**
  * Generated content (a per-client script, a menu): return the bytes to serve, or undefined to
- * fall through to the root directory. Called before the disk is looked at.
+ * fall through to the root directory. Called before the disk is looked at. It must answer within
+ * 5 s; one that throws or hangs costs that client an ERROR 0, nothing else.
  */
 export type VirtualFileProvider = (request: VirtualFileRequest) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
 
@@ -317,7 +318,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       } catch {
         // shorter than an opcode: no answer
       }
-      this.warnLimited({ client, code: error.code, bytes: message.length }, `malformed TFTP packet: ${error.message}`);
+      this.logLimited('warn', { client, code: error.code, bytes: message.length }, `malformed TFTP packet: ${error.message}`);
       // Answer only what was meant as a request (RFC 1350 section 5: ERROR 4 illegal operation);
       // garbage with any other opcode gets silence.
       if (opcode === Opcode.RRQ || opcode === Opcode.WRQ) {
@@ -334,9 +335,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
     const startedAt = performance.now();
     const refuse = (tftpErrorCode: number, code: string, text: string): void => {
-      this.log.info({ client, file: request.filename, code }, `TFTP request refused: ${text}`);
+      this.logLimited('info', { client, file: request.filename, code }, `TFTP request refused: ${text}`);
       this.sendFromRequestSocket(client, tftpErrorCode, text);
-      this.emit('transfer', {
+      this.emitSafely('transfer', {
         client,
         file: request.filename,
         result: 'refused',
@@ -407,7 +408,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     };
     this.transfers.set(key, transfer);
     this.transfersPerAddress.set(client.address, (this.transfersPerAddress.get(client.address) ?? 0) + 1);
-    this.emit('request', { client, file: request.filename, options: Object.fromEntries(request.options) });
+    this.emitSafely('request', { client, file: request.filename, options: Object.fromEntries(request.options) });
     void this.beginTransfer(transfer, request, requested).catch((error: unknown) => {
       const refused = error instanceof RequestRefused ? error : null;
       if (refused) refuse(refused.tftpErrorCode, refused.code, refused.message);
@@ -424,11 +425,12 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   /**
-   * Warnings caused by what peers send are rate-limited: a flood of garbage must not turn into a
-   * flood of log lines. At most WARNINGS_PER_WINDOW per window; the rest are counted and
-   * reported once the next window opens.
+   * Log lines caused by what peers send (malformed packets, refused requests) are rate-limited:
+   * a flood of garbage must not turn into a flood of log lines. At most WARNINGS_PER_WINDOW per
+   * window; the rest are counted and reported once the next window opens. The 'transfer'
+   * events are not limited: they are how the supervisor sees every refusal.
    */
-  private warnLimited(context: Record<string, unknown>, text: string): void {
+  private logLimited(level: 'info' | 'warn', context: Record<string, unknown>, text: string): void {
     const now = performance.now();
     if (now - this.warningsWindowStart >= WARNING_WINDOW_MS) {
       if (this.warningsSuppressed > 0) {
@@ -443,7 +445,32 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       return;
     }
     this.warningsInWindow++;
-    this.log.warn(context, text);
+    this.log[level](context, text);
+  }
+
+  /** A listener that throws must not take the server (or a transfer's cleanup) down with it. */
+  private emitSafely<K extends keyof TftpServerEvents>(name: K, ...payload: TftpServerEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: TftpServerEvents[K]) => boolean)(name, ...payload);
+    } catch (error) {
+      this.log.error({ err: error, code: 'TFTP_LISTENER_FAILED', event: name }, 'a TFTP event listener threw');
+    }
+  }
+
+  /** The provider gets VIRTUAL_FILE_TIMEOUT_MS: a hung one must not hold a transfer slot forever. */
+  private async askVirtualFiles(provider: VirtualFileProvider, request: VirtualFileRequest): Promise<Uint8Array | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(Object.assign(new Error('virtual file provider did not answer in time'), { code: 'TFTP_VIRTUAL_TIMEOUT' })),
+        VIRTUAL_FILE_TIMEOUT_MS,
+      );
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(() => provider(request)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private sendFromRequestSocket(client: TftpClientAddress, tftpErrorCode: number, text: string): void {
@@ -459,7 +486,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       throw error;
     }
     if (this.virtualFiles) {
-      const bytes = await this.virtualFiles({ filename: segments.join('/'), client });
+      const bytes = await this.askVirtualFiles(this.virtualFiles, { filename: segments.join('/'), client });
       if (bytes !== undefined) return { source: new MemoryBlockSource(bytes), virtual: true };
     }
     let real: string;
@@ -543,7 +570,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       packet = parsePacket(message);
     } catch (error) {
       if (!(error instanceof TftpParseError)) throw error;
-      this.warnLimited({ client: transfer.client, file: transfer.file, code: error.code }, `malformed packet in transfer: ${error.message}`);
+      this.logLimited('warn', { client: transfer.client, file: transfer.file, code: error.code }, `malformed packet in transfer: ${error.message}`);
       return;
     }
     if (packet.opcode === Opcode.ACK) this.enqueue(transfer, machine.onAck(packet.block));
@@ -579,6 +606,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
           source.fill(first.offset, first.length).then(
             () => this.drain(transfer),
             (error: unknown) => {
+              if (transfer.finished) return; // the handle was closed under the read: expected
               this.log.error({ client: transfer.client, file: transfer.file, err: error, code: 'TFTP_READ_FAILED' }, 'file read failed');
               transfer.pending.length = 0;
               transfer.draining = false;
@@ -662,7 +690,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
     this.log.info(event, result.ok ? 'TFTP transfer done' : 'TFTP transfer failed');
     transfer.resolveDone();
-    this.emit('transfer', event);
+    this.emitSafely('transfer', event);
   }
 
   private forget(transfer: ActiveTransfer): void {
@@ -689,6 +717,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
 }
 
 const WARNING_WINDOW_MS = 10_000;
+const VIRTUAL_FILE_TIMEOUT_MS = 5_000;
 const WARNINGS_PER_WINDOW = 20;
 
 function bindSocket(socket: dgram.Socket, host: string, port: number): Promise<void> {

@@ -85,7 +85,7 @@ export type TransferResult =
   | { ok: true; bytes: number }
   | { ok: false; code: TransferFailureCode; message: string; bytes: number };
 
-export type TransferFailureCode = 'TFTP_TIMEOUT' | 'TFTP_CLIENT_ERROR' | 'TFTP_ABORTED';
+export type TransferFailureCode = 'TFTP_TIMEOUT' | 'TFTP_CLIENT_ERROR' | 'TFTP_CLIENT_DECLINED' | 'TFTP_ABORTED';
 
 export type TransferState = 'idle' | 'awaitingOackAck' | 'sending' | 'finished';
 
@@ -173,13 +173,16 @@ export class ReadTransfer {
 
   onError(errorCode: number, message: string): TransferAction[] {
     if (this.stateValue === 'finished') return [];
+    // An ERROR in answer to the OACK is how a client declines the options (RFC 2347) and how
+    // UEFI firmware ends its "tsize" probe before the real download: not a failed transfer.
+    const declined = this.stateValue === 'awaitingOackAck';
     this.stateValue = 'finished';
     return [
       {
         type: 'finish',
         result: {
           ok: false,
-          code: 'TFTP_CLIENT_ERROR',
+          code: declined ? 'TFTP_CLIENT_DECLINED' : 'TFTP_CLIENT_ERROR',
           message: `client sent ERROR ${errorCode}: ${message}`,
           bytes: this.bytesAcknowledged,
         },

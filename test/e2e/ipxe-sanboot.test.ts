@@ -32,7 +32,7 @@ test('the boot-sector fixture prints its marker when booted from a local disk', 
   const diskFile = path.join(work, 'local.img');
   await fsp.writeFile(diskFile, Buffer.concat([bootSectorPrinting(marker), Buffer.alloc(1024 * 1024 - 512)]));
   const vm = startVm(t, ['-drive', `file=${diskFile},format=raw,if=ide`, '-net', 'none']);
-  const serial = await vm.waitForSerial(new RegExp(marker), 90_000);
+  const serial = await vm.waitForSerial(new RegExp(`${marker}\r\n`), 90_000);
   await vm.kill();
   assert.ok(serial.includes(`${marker}\r\n`));
 });

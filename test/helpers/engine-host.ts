@@ -81,6 +81,16 @@ function fdTargetsOf(pid: number): string[] {
   return out;
 }
 
+/** Children still running when the test process exits are killed (last-resort cleanup). */
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+function track(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
 function processAlive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
@@ -113,6 +123,7 @@ export async function startEngineHost(options: EngineHostOptions): Promise<Targe
     env['ASAN_OPTIONS'] = env['ASAN_OPTIONS'] ?? 'detect_leaks=0:abort_on_error=1';
   }
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+  track(child);
   const events: EngineEvent[] = [];
   let stderr = '';
   child.stderr!.setEncoding('utf8');
@@ -208,6 +219,8 @@ export interface TgtTarget {
   backingPath: string;
   initiators?: string[];
   chap?: { user: string; secret: string };
+  /** Mutual CHAP: the credentials tgt proves itself with (an "outgoing" account). */
+  mutualChap?: { user: string; secret: string };
 }
 
 /**
@@ -229,6 +242,7 @@ export async function startTgtHost(options: { targets: TgtTarget[] }): Promise<T
   const child = spawn('tgtd', ['-f', '-C', controlPort, '--iscsi', `portal=127.0.0.1:${port}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  track(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => {
@@ -269,6 +283,10 @@ export async function startTgtHost(options: { targets: TgtTarget[] }): Promise<T
       if (t.chap) {
         await tgtadm('--op', 'new', '--mode', 'account', '--user', t.chap.user, '--password', t.chap.secret);
         await tgtadm('--op', 'bind', '--mode', 'account', '--tid', String(tid), '--user', t.chap.user);
+      }
+      if (t.mutualChap) {
+        await tgtadm('--op', 'new', '--mode', 'account', '--user', t.mutualChap.user, '--password', t.mutualChap.secret);
+        await tgtadm('--op', 'bind', '--mode', 'account', '--tid', String(tid), '--user', t.mutualChap.user, '--outgoing');
       }
       tid++;
     }

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { spawn } from 'node:child_process';
 import { assertOneLineError, exited, lanboot, lanbootJson, lanbootMain, run, serve, startNotifyListener, waitFor } from '../unit/support/cli-process.js';
 
 test('lanboot serve driven through the CLI, then SIGTERM', { timeout: 240_000 }, async (t) => {
@@ -129,4 +130,40 @@ test('lanboot serve refuses bad settings with one line naming the setting', asyn
   const dhcp = await run(process.execPath, [lanbootMain, 'serve', '--dhcp', 'full'], { timeoutMs: 30_000 });
   assert.equal(dhcp.code, 1);
   assert.match(dhcp.stderr, /^lanboot: --dhcp: DHCP mode 'full' needs --interface IF/);
+});
+
+test('lanboot serve takes its settings from DATA/lanboot.json and LANBOOT_* variables', { timeout: 120_000 }, async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lanboot-cfg-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const dataDir = path.join(root, 'data');
+  fs.mkdirSync(dataDir);
+  fs.writeFileSync(path.join(dataDir, 'lanboot.json'), JSON.stringify({ listen: '127.0.0.1', iscsiPort: 0, httpPort: 12345, logLevel: 'warn' }));
+  const env: NodeJS.ProcessEnv = { ...process.env, NOTIFY_SOCKET: '', LANBOOT_HTTP_PORT: '0' };
+  delete env.LANBOOT_DATA;
+  const child = spawn(process.execPath, [lanbootMain, 'serve', '--data', dataDir], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (b) => (output += b));
+  child.stderr.on('data', (b) => (output += b));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+  });
+  const status = await waitFor(
+    'lanboot status --json',
+    async () => {
+      if (child.exitCode !== null) assert.fail(`lanboot serve exited ${child.exitCode}:\n${output.slice(-3000)}`);
+      const r = await lanboot(dataDir, ['status', '--json']);
+      return r.code === 0 ? (JSON.parse(r.stdout) as { iscsi: { host: string; port: number }; http: { host: string; port: number } }) : undefined;
+    },
+    60_000,
+  );
+  assert.equal(status.iscsi.host, '127.0.0.1', 'listen from the file');
+  assert.ok(status.iscsi.port > 0, 'iscsiPort 0 from the file: any free port');
+  assert.notEqual(status.http.port, 12345, 'LANBOOT_HTTP_PORT=0 overrides the file');
+  assert.ok(status.http.port > 0);
+  child.kill('SIGTERM');
+  assert.equal(await exited(child), 0, `exit code after SIGTERM; output:\n${output.slice(-2000)}`);
+  assert.ok(!output.includes('"level":"info"'), `logLevel warn from the file: no info lines, got ${output.slice(0, 300)}`);
 });

@@ -11,7 +11,7 @@ import { diskFromSeat } from '../helpers/iscsi-disk.js';
 import { type SeatInfo } from '../helpers/supervisor.js';
 import { findCopiesOf, makeGoldenImage, sha256File } from '../helpers/images.js';
 import { assertSameDisk, goldenContent, qemuIo, readWholeDisk } from '../helpers/qemu-block.js';
-import { requireTools, tempDir } from '../helpers/tools.js';
+import { describeRun, requireTools, runTool, tempDir } from '../helpers/tools.js';
 
 const IMAGE_BYTES = 8 * 1024 * 1024;
 
@@ -70,6 +70,26 @@ test('two seats on one golden image see their own writes only; reset restores go
     expect.fill(0x42, 4096, 8192);
     assertSameDisk(await readWholeDisk(seatA, work), expect, 'seat A written after reset');
     for (const f of goldenFiles) assert.equal(await sha256File(f), golden.sha256, `${f} changed`);
+  });
+
+  await t.test('blocks a seat never wrote are read from the one golden file (shared page cache)', async () => {
+    requireTools('dd', 'fincore');
+    // The file lanboot serves golden data from: its stored version, else the imported file.
+    const served = storedGolden[0] ?? golden.path;
+    // posix_fadvise(DONTNEED) on this file only (GNU dd iflag=nocache count=0).
+    const evict = await runTool('dd', [`if=${served}`, 'iflag=nocache', 'count=0', 'status=none']);
+    assert.equal(evict.code, 0, describeRun('dd nocache', evict));
+    const resident = async () => {
+      const r = await runTool('fincore', ['--bytes', '--noheadings', '--output', 'RES', served]);
+      assert.equal(r.code, 0, describeRun('fincore', r));
+      return Number(r.stdout.trim());
+    };
+    const before = await resident();
+    await readWholeDisk(seatB, work);
+    const after = await resident();
+    t.diagnostic(`golden file in page cache: ${before} -> ${after} of ${IMAGE_BYTES} bytes`);
+    // Seat B wrote 72 KiB; everything else it read must have come through the golden file.
+    assert.ok(after - before >= IMAGE_BYTES * 0.9, `reading seat B pulled only ${after - before} bytes of ${served} into the page cache`);
   });
 
   await t.test('writes survive a supervisor restart (persistent seat)', async () => {

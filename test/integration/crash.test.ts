@@ -8,7 +8,9 @@
 //   - the delta is consistent: the disk logs in, READ CAPACITY is unchanged, every block reads,
 //     each block any other write touched holds either that write's data or golden data
 //     (all or nothing per 512-byte block), and every block no write touched equals golden.
-// Several rounds with different kill points, cumulative on one disk, bounded in time.
+// Several rounds with different kill points, cumulative on one disk, bounded in time; the
+// writer alternates between open-iscsi's parameters (immediate and unsolicited data) and
+// iPXE/Windows' (InitialR2T=Yes, ImmediateData=No: every byte after an R2T).
 //
 // Every write goes to LBAs no earlier write used, so what each block must hold is known.
 //
@@ -91,17 +93,19 @@ interface Round {
   /** Share of writes sent with FUA; the rest are plain, with a SYNCHRONIZE CACHE every few. */
   fuaShare: number;
   syncEvery: number;
+  /** How the writer negotiates: open-iscsi (unsolicited data) or iPXE/Windows (R2T only). */
+  initiator: 'open-iscsi' | 'r2t-only';
 }
 
 const ROUNDS: Round[] = [
   // Right after the first SYNCHRONIZE CACHE is acknowledged, with writes still in flight.
-  { seed: 11, kill: { kind: 'after-sync-acks', count: 1 }, fuaShare: 0.2, syncEvery: 6 },
+  { seed: 11, kill: { kind: 'after-sync-acks', count: 1 }, fuaShare: 0.2, syncEvery: 6, initiator: 'open-iscsi' },
   // Mid-load, by time.
-  { seed: 22, kill: { kind: 'after-ms', ms: 250 }, fuaShare: 0.3, syncEvery: 8 },
+  { seed: 22, kill: { kind: 'after-ms', ms: 250 }, fuaShare: 0.3, syncEvery: 8, initiator: 'r2t-only' },
   // During a burst of FUA writes.
-  { seed: 33, kill: { kind: 'after-writes-sent', count: 150 }, fuaShare: 0.9, syncEvery: 20 },
+  { seed: 33, kill: { kind: 'after-writes-sent', count: 150 }, fuaShare: 0.9, syncEvery: 20, initiator: 'open-iscsi' },
   // Plain writes only, synchronized rarely, killed late.
-  { seed: 44, kill: { kind: 'after-sync-acks', count: 4 }, fuaShare: 0, syncEvery: 30 },
+  { seed: 44, kill: { kind: 'after-sync-acks', count: 4 }, fuaShare: 0, syncEvery: 30, initiator: 'r2t-only' },
 ];
 
 describe('crash durability under kill -9', { timeout: 300_000 }, () => {
@@ -133,7 +137,7 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
 
     for (const [index, round] of ROUNDS.entries()) {
       const random = prng(round.seed);
-      const session = await target.open();
+      const session = await target.open(round.initiator === 'open-iscsi' ? OPEN_ISCSI_PROPOSAL : R2T_ONLY_PROPOSAL);
       const roundWrites: WriteRecord[] = [];
       let syncAcks = 0;
       let killed = false;
@@ -220,7 +224,7 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
       assert.ok(durableThisRound > 0, `round ${index}: no write was acknowledged as durable before the kill (kill point too early)`);
 
       t.diagnostic(
-        `round ${index}: kill ${JSON.stringify(round.kill)}; ${roundWrites.length} writes sent, ` +
+        `round ${index} (${round.initiator}): kill ${JSON.stringify(round.kill)}; ${roundWrites.length} writes sent, ` +
           `${roundWrites.filter((r) => r.state === 'acked').length} acknowledged, ${durableThisRound} durable, ${syncAcks} SYNCHRONIZE CACHE acknowledged`,
       );
       await target.restart();
@@ -259,15 +263,18 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
 /** What the rounds need from the target under test. */
 interface CrashTarget {
   /** A logged-in session on the seat's disk, unit attentions cleared. */
-  open(): Promise<IscsiSession>;
+  open(proposal?: Proposal): Promise<IscsiSession>;
   kill9(): Promise<void>;
   /** Starts the target again on the same data. */
   restart(): Promise<void>;
   logs(): string;
 }
 
+type Proposal = NonNullable<Parameters<typeof IscsiSession.open>[0]['proposal']>;
 /** Session parameters as open-iscsi negotiates them (large bursts, unsolicited data). */
-const WRITER_PROPOSAL = { initialR2T: false, immediateData: true, maxBurstLength: 262144, firstBurstLength: 65536 };
+const OPEN_ISCSI_PROPOSAL: Proposal = { initialR2T: false, immediateData: true, maxBurstLength: 262144, firstBurstLength: 65536 };
+/** As iPXE and the Windows boot path negotiate: every data byte solicited by an R2T. */
+const R2T_ONLY_PROPOSAL: Proposal = { initialR2T: true, immediateData: false, maxRecvDataSegmentLength: 8192 };
 
 async function openAndClear(options: Parameters<typeof IscsiSession.open>[0]): Promise<IscsiSession> {
   const session = await IscsiSession.open(options);
@@ -286,7 +293,7 @@ async function lanbootTarget(t: Cleanup, goldenPath: string): Promise<CrashTarge
   await importImage(lanboot, goldenPath, 'crash-golden');
   const seat = await addSeat(lanboot, { name: 'crash-seat', image: 'crash-golden', initiators: [INITIATOR_IQN], mode: 'persistent' });
   return {
-    open: () =>
+    open: (proposal = OPEN_ISCSI_PROPOSAL) =>
       openAndClear({
         host: parsePortal(seat.portal).host,
         // The portal in `client show` was read before any restart; the port may have changed.
@@ -295,7 +302,7 @@ async function lanbootTarget(t: Cleanup, goldenPath: string): Promise<CrashTarge
         targetIqn: seat.targetIqn,
         chap: seat.chap ?? undefined,
         lun: seat.lun,
-        proposal: WRITER_PROPOSAL,
+        proposal,
         timeoutMs: 15_000,
       }),
     kill9: () => lanboot.kill9(),
@@ -313,7 +320,7 @@ async function tgtTarget(t: Cleanup, dir: string, goldenPath: string): Promise<C
   let host: TargetHost = await start();
   t.after(() => host.stop());
   return {
-    open: () => openAndClear({ host: host.host, port: host.port, initiatorIqn: INITIATOR_IQN, targetIqn: iqn, lun: host.lunOf(iqn), proposal: WRITER_PROPOSAL, timeoutMs: 15_000 }),
+    open: (proposal = OPEN_ISCSI_PROPOSAL) => openAndClear({ host: host.host, port: host.port, initiatorIqn: INITIATOR_IQN, targetIqn: iqn, lun: host.lunOf(iqn), proposal, timeoutMs: 15_000 }),
     kill9: () => host.kill9(),
     async restart() {
       await host.stop();

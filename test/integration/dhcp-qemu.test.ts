@@ -1,4 +1,5 @@
-// Real PXE clients against lanboot's proxyDHCP, next to a home router (dnsmasq, DHCP only):
+// Real PXE clients against lanboot's proxyDHCP, next to a home router (dnsmasq, DHCP only),
+// and against full mode with no router:
 //  - BIOS: qemu's e1000 option ROM (iPXE) must get the HTTP boot-script URL at once.
 //  - UEFI: OVMF's own PXE client (NIC without option ROM) must get snponly.efi by TFTP, run it,
 //    and that iPXE must then get the boot-script URL: the whole chain without a loop.
@@ -9,6 +10,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { createTestNetwork } from '../helpers/netns.js';
 import { requireTools, tempDir, waitFor } from '../helpers/tools.js';
 import { startDnsmasq, startLanbootDhcp } from './dhcp-harness.js';
@@ -19,19 +21,27 @@ const HTTP_PORT = 8080;
 /** TCG boots are slow on a shared 2-core machine: generous, and only an upper bound. */
 const BOOT_TIMEOUT_MS = 240_000;
 
-async function lanWithProxy(t: TestContext) {
+/** proxy: a router (dnsmasq) hands out addresses and lanboot runs proxyDHCP; full: no router,
+ *  lanboot hands out addresses itself (leases in SQLite at dbFile). */
+async function lanWithDhcp(t: TestContext, mode: 'proxy' | 'full' = 'proxy') {
   requireTools('ip', 'dnsmasq', 'busybox', 'qemu-system-x86_64');
   const dir = await tempDir(t, 'lanboot-dhcp-qemu-');
   const net = await createTestNetwork(t, {
-    hosts: [
-      { name: 'router', address: `${ROUTER}/24` },
-      { name: 'lanboot', address: `${LANBOOT}/24` },
-    ],
+    hosts: mode === 'proxy' ? [{ name: 'router', address: `${ROUTER}/24` }, { name: 'lanboot', address: `${LANBOOT}/24` }] : [{ name: 'lanboot', address: `${LANBOOT}/24` }],
   });
-  const routerDir = path.join(dir, 'router');
-  await fsp.mkdir(routerDir);
-  await startDnsmasq(net, 'router', routerDir, '10.81.0.100,10.81.0.150');
-  const lanboot = await startLanbootDhcp(net, 'lanboot', { mode: 'proxy', interfaceName: 'eth0', bindMode: 'interface', boot: { httpPort: HTTP_PORT } });
+  if (mode === 'proxy') {
+    const routerDir = path.join(dir, 'router');
+    await fsp.mkdir(routerDir);
+    await startDnsmasq(net, 'router', routerDir, '10.81.0.100,10.81.0.150');
+  }
+  const dbFile = path.join(dir, 'lanboot.db');
+  const lanboot = await startLanbootDhcp(net, 'lanboot', {
+    mode,
+    interfaceName: 'eth0',
+    bindMode: 'interface',
+    boot: { httpPort: HTTP_PORT },
+    ...(mode === 'full' ? { dbFile, rangeFirst: '10.81.0.200', rangeLast: '10.81.0.210', detectTimeoutMs: 1000 } : {}),
+  });
   assert.equal(lanboot.events.at(-1)?.event, 'ready', lanboot.stderr());
 
   // HTTP: boot.ipxe chains to /booted/<mac>, which the test waits for in the access log.
@@ -49,7 +59,7 @@ async function lanWithProxy(t: TestContext) {
   await waitFor('dnsmasq TFTP', async () => (/TFTP root is/.test(tftpLog) ? true : undefined), 10_000);
 
   const tap = await net.addTap('tap0');
-  return { dir, net, lanboot, tap, httpLog: () => httpLog, tftpLog: () => tftpLog };
+  return { dir, dbFile, net, lanboot, tap, httpLog: () => httpLog, tftpLog: () => tftpLog };
 }
 
 function qemuArgs(mac: string, nic: string[], extra: string[]): string[] {
@@ -67,7 +77,7 @@ function qemuArgs(mac: string, nic: string[], extra: string[]): string[] {
 }
 
 test('BIOS PC with an iPXE option ROM: gets the boot-script URL from lanboot, its address from the router', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
-  const { net, lanboot, httpLog } = await lanWithProxy(t);
+  const { net, lanboot, httpLog } = await lanWithDhcp(t);
   const mac = '52:54:00:81:00:01';
   net.spawn('lan', 'qemu-system-x86_64', qemuArgs(mac, ['e1000'], ['-boot', 'n']));
   await waitFor(`GET /booted/52-54-00-81-00-01 (http log: ${httpLog().slice(-1500)}; lanboot: ${lanboot.stderr().slice(-1500)})`, async () => (httpLog().includes('/booted/52-54-00-81-00-01') ? true : undefined), BOOT_TIMEOUT_MS, 500);
@@ -81,7 +91,7 @@ test('BIOS PC with an iPXE option ROM: gets the boot-script URL from lanboot, it
 });
 
 test('UEFI PC (OVMF, NIC without ROM): firmware PXE -> snponly.efi over TFTP -> iPXE -> boot script', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
-  const { dir, net, lanboot, httpLog, tftpLog } = await lanWithProxy(t);
+  const { dir, net, lanboot, httpLog, tftpLog } = await lanWithDhcp(t);
   const mac = '52:54:00:81:00:02';
   const vars = path.join(dir, 'OVMF_VARS.fd');
   await fsp.copyFile('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
@@ -98,4 +108,23 @@ test('UEFI PC (OVMF, NIC without ROM): firmware PXE -> snponly.efi over TFTP -> 
   assert.ok(stages.includes('ipxe'), JSON.stringify(stages));
   // Once iPXE runs it only ever gets the script: no pxe-uefi answer after the first ipxe one.
   assert.ok(!stages.slice(stages.indexOf('ipxe')).includes('pxe-uefi'), JSON.stringify(stages));
+});
+
+test('full mode, no router: the BIOS PC gets its address and the boot-script URL from lanboot', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
+  const { net, dbFile, lanboot, httpLog } = await lanWithDhcp(t, 'full');
+  const mac = '52:54:00:81:00:03';
+  net.spawn('lan', 'qemu-system-x86_64', qemuArgs(mac, ['e1000'], ['-boot', 'n']));
+  await waitFor(`GET /booted/52-54-00-81-00-03 (http log: ${httpLog().slice(-1500)}; lanboot: ${lanboot.stderr().slice(-1500)})`, async () => (httpLog().includes('/booted/52-54-00-81-00-03') ? true : undefined), BOOT_TIMEOUT_MS, 500);
+  const lease = await lanboot.waitEvent((e) => e.event === 'lease' && e['mac'] === mac, 'lease event');
+  assert.equal(lease['ip'], '10.81.0.200');
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    const row = db.prepare('SELECT ip, state FROM dhcp_leases WHERE mac = ?').get(mac) as { ip: string; state: string } | undefined;
+    assert.deepEqual({ ...row }, { ip: '10.81.0.200', state: 'bound' });
+  } finally {
+    db.close();
+  }
+  const steps = lanboot.events.filter((e) => e.event === 'pxe-request' && e['mac'] === mac);
+  t.diagnostic(`boot steps: ${steps.map((e) => `${e['step']}/${e['stage']}/arch ${e['arch']}`).join(', ')}`);
+  assert.ok(steps.some((e) => e['step'] === 'dhcp-request' && e['stage'] === 'ipxe'), JSON.stringify(steps));
 });

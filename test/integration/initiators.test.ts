@@ -17,7 +17,7 @@ const AUTHENTICATION_FAILURE = /Authentication failure\(513\)/; // 0x0201
 const NOT_ALLOWED = /Authorization failure\(514\)|Target not found\(515\)/; // 0x0202 / 0x0203
 
 test('real initiators read and write a lanboot disk; strangers are refused', { timeout: 300_000 }, async (t) => {
-  requireTools('qemu-img', 'qemu-io', 'iscsi-ls', 'iscsi-inq');
+  requireTools('qemu-img', 'qemu-io', 'iscsi-ls', 'iscsi-inq', 'iscsi-readcapacity16');
   const work = await tempDir(t);
   const golden = await makeGoldenImage(work, IMAGE_BYTES, 'lba');
   const server = await startDiskServer(t);
@@ -82,6 +82,19 @@ test('real initiators read and write a lanboot disk; strangers are refused', { t
     const ids = await runTool('iscsi-inq', ['-i', initiator, '-e', '1', '-c', String(0x83), url], { timeoutMs: 30_000 });
     assert.equal(ids.code, 0, describeRun('iscsi-inq VPD 0x83', ids));
     assert.match(ids.stdout, /Designator Type:\(3\) NAA/, 'VPD 0x83 holds an NAA designator');
+    if (disk.server === 'lanboot') {
+      // WinPE finds its disk after sanhook by the SCSI name string (tgt has none: lanboot only).
+      assert.match(ids.stdout, /Designator Type:\(8\) SCSI_NAME_STRING\s+Designator:\[([^\]]+)\]/, 'VPD 0x83 holds a SCSI name string designator');
+    }
+  });
+
+  await t.test('READ CAPACITY 16: the golden size in 512-byte logical blocks, 4 KiB physical', async () => {
+    requireTools('iscsi-readcapacity16');
+    const r = await runTool('iscsi-readcapacity16', ['-i', initiator, libiscsiUrl(disk)], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, describeRun('iscsi-readcapacity16', r));
+    assert.match(r.stdout, new RegExp(`RETURNED LOGICAL BLOCK ADDRESS:${IMAGE_BYTES / 512 - 1}\\b`));
+    assert.match(r.stdout, /LOGICAL BLOCK LENGTH IN BYTES:512\b/, 'BIOS INT 13h through iPXE needs 512-byte blocks');
+    if (disk.server === 'lanboot') assert.match(r.stdout, /LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT:3\b/, '4 KiB physical blocks');
   });
 
   await t.test('a wrong CHAP secret is refused', async () => {

@@ -21,17 +21,20 @@ import {
   IscsiSession,
   LoginStatusClass,
   Opcode,
+  RESERVED_TAG,
   RejectReason,
   SenseKey,
+  WireError,
   buildDataOut,
-  RESERVED_TAG,
   buildLoginRequest,
   buildLogoutRequest,
-  encodeLun,
   buildNopOut,
   buildScsiCommand,
-  encodePdu,
+  chapResponse,
+  decodeChapBinary,
   decodeTextKeys,
+  encodeLun,
+  encodePdu,
   encodeTextKeys,
   expectGood,
   opcodeOf,
@@ -39,14 +42,17 @@ import {
   parseR2t,
   parseReject,
   parseScsiResponse,
-  senseFromResponseData,
   parseSense,
-  WireError,
+  senseFromResponseData,
   type Pdu,
   type ScsiResult,
 } from '../helpers/iscsi-wire.js';
 
 const TARGET_IQN = 'iqn.2026-11.test.lanboot:malformed-disk';
+/** A second disk that requires CHAP (and proves itself with mutual CHAP). */
+const CHAP_TARGET_IQN = 'iqn.2026-11.test.lanboot:malformed-chap';
+const CHAP = { user: 'seat-chap', secret: 'chap-secret-16b!' };
+const MUTUAL_CHAP = { user: 'lanboot-target', secret: 'target-secret-16' };
 const WITNESS_IQN = 'iqn.2026-11.test.lanboot:witness';
 const ABUSER_IQN = 'iqn.2026-11.test.lanboot:abuser';
 const BLOCK = 512;
@@ -160,7 +166,14 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
     if (useTgt) {
       const copy = path.join(tmp.dir, 'tgt-disk.img');
       fs.copyFileSync(golden, copy);
-      host = await startTgtHost({ targets: [{ iqn: TARGET_IQN, backingPath: copy }] });
+      const chapCopy = path.join(tmp.dir, 'tgt-chap-disk.img');
+      fs.copyFileSync(golden, chapCopy);
+      host = await startTgtHost({
+        targets: [
+          { iqn: TARGET_IQN, backingPath: copy },
+          { iqn: CHAP_TARGET_IQN, backingPath: chapCopy, initiators: [ABUSER_IQN], chap: CHAP, mutualChap: MUTUAL_CHAP },
+        ],
+      });
     } else {
       host = await startEngineHost({
         targets: [
@@ -171,6 +184,16 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
             initiators: [WITNESS_IQN, ABUSER_IQN],
             serial: 'MALFORMED0001',
             naaHex: '5001405abcdef001',
+          },
+          {
+            iqn: CHAP_TARGET_IQN,
+            goldenPath: golden,
+            deltaDir: path.join(tmp.dir, 'delta-chap'),
+            initiators: [ABUSER_IQN],
+            chap: CHAP,
+            mutualChap: MUTUAL_CHAP,
+            serial: 'MALFORMED0002',
+            naaHex: '5001405abcdef002',
           },
         ],
       });
@@ -188,6 +211,11 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
     expectGood(await warm.write10(ABUSE_FIRST_LBA, goldenBlock(ABUSE_FIRST_LBA)), 'warm-up write');
     await warm.logout();
     await warm.connection.waitClosed(ANSWER_MS);
+    const warmChap = await IscsiSession.open({ host: host.host, port: host.port, initiatorIqn: ABUSER_IQN, targetIqn: CHAP_TARGET_IQN, chap: CHAP, mutualChap: MUTUAL_CHAP, lun: host.lunOf(CHAP_TARGET_IQN), timeoutMs: ANSWER_MS });
+    await warmChap.clearUnitAttention();
+    expectGood(await warmChap.read10(0, 1), 'warm-up read on the CHAP target');
+    await warmChap.logout();
+    await warmChap.connection.waitClosed(ANSWER_MS);
     await settle();
     baselineFds = host.fdCount();
   }
@@ -808,6 +836,116 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
       await assertInStepOrClosed(s, 'Login Request in full feature phase');
     });
     await assertHealthy('login in the wrong stage');
+  });
+
+  it('refuses every way around CHAP and the initiator ACL (RFC 7143 12.1.3, 11.13.5)', async () => {
+    type Keys = Array<[string, string]>;
+    interface Step {
+      csg: number;
+      nsg: number;
+      transit: boolean;
+      keys: Keys | ((previous: Map<string, string>) => Keys);
+    }
+    /** Runs a login dialogue on a raw connection; stops at the first reject or drop. */
+    const dialogue = (steps: Step[]): Promise<{ outcome: Outcome; atStep: number }> =>
+      withRawConnection(async (c) => {
+        const at = (outcome: Outcome, atStep: number) => ({ outcome, atStep });
+        const isid = Buffer.from([0x80, 0x43, 0x48, 0x41, 0x50, Math.floor(Math.random() * 256)]);
+        let previous = new Map<string, string>();
+        let outcome: Outcome = { kind: 'timeout' };
+        for (const [i, step] of steps.entries()) {
+          const keys = typeof step.keys === 'function' ? step.keys(previous) : step.keys;
+          const bhs = buildLoginRequest({ transit: step.transit, csg: step.csg, nsg: step.nsg, isid, tsih: 0, itt: 1, cid: 0, cmdSn: 1, expStatSn: i });
+          try {
+            await c.sendRaw(encodePdu({ bhs, data: encodeTextKeys(keys) }));
+          } catch {
+            return at({ kind: 'closed' }, i);
+          }
+          outcome = classify(await c.nextEvent(ANSWER_MS));
+          if (outcome.kind !== 'login') return at(outcome, i);
+          if (outcome.statusClass !== 0) {
+            assert.equal(await c.waitClosed(ANSWER_MS), true, 'connection left open after a login reject');
+            return at(outcome, i);
+          }
+          previous = outcome.keys;
+        }
+        return at(outcome, steps.length - 1);
+      });
+    const chapIdentity: Keys = [
+      ['InitiatorName', ABUSER_IQN],
+      ['SessionType', 'Normal'],
+      ['TargetName', CHAP_TARGET_IQN],
+    ];
+    const offer: Step = { csg: 0, nsg: 0, transit: false, keys: [...chapIdentity, ['AuthMethod', 'CHAP']] };
+    const chapA: Step = { csg: 0, nsg: 0, transit: false, keys: [['CHAP_A', '5']] };
+    /** The CHAP_R a correct initiator would send for the target's challenge. */
+    const rightResponse = (p: Map<string, string>, secret = CHAP.secret): string =>
+      '0x' + chapResponse(Number(p.get('CHAP_I')), secret, decodeChapBinary(p.get('CHAP_C') ?? '0x00')).toString('hex');
+    const answer = (keys: (p: Map<string, string>) => Keys): Step => ({ csg: 0, nsg: 1, transit: true, keys });
+
+    const rejected = [isLoginInitiatorError, isClosed];
+    const cases: Array<[string, Step[], Array<(o: Outcome) => boolean>]> = [
+      // 6.3 / 11.13.5: a target that requires CHAP must not let the initiator skip the
+      // security stage (class 2, 0x0201 "authentication failure").
+      ['skip the security stage', [{ csg: 1, nsg: 3, transit: true, keys: [...chapIdentity, ['HeaderDigest', 'None']] }], rejected],
+      // Offering only AuthMethod=None: the answer is AuthMethod=Reject and no transit, or a reject.
+      [
+        'AuthMethod=None only, then transit',
+        [
+          { csg: 0, nsg: 1, transit: true, keys: [...chapIdentity, ['AuthMethod', 'None']] },
+          { csg: 0, nsg: 1, transit: true, keys: [] },
+        ],
+        rejected,
+      ],
+      // 12.1.3: CHAP_A lists algorithms (IANA PPP authentication algorithms: 5 MD5, 6 SHA-1,
+      // 7 SHA-256, 8 SHA3-256). Unregistered ones only: CHAP_A=Reject, or a reject.
+      [
+        'CHAP_A with unregistered algorithms only',
+        [offer, { csg: 0, nsg: 0, transit: false, keys: [['CHAP_A', '99,200']] }],
+        [...rejected, (o) => o.kind === 'login' && o.statusClass === 0 && !o.transit && !o.keys.has('CHAP_C')],
+      ],
+      ['wrong secret', [offer, chapA, answer((p) => [['CHAP_N', CHAP.user], ['CHAP_R', rightResponse(p, 'wrong-secret-16b')]])], rejected],
+      ['wrong CHAP_N', [offer, chapA, answer((p) => [['CHAP_N', 'someone-else'], ['CHAP_R', rightResponse(p)]])], rejected],
+      ['CHAP_R of 8 bytes', [offer, chapA, answer((p) => [['CHAP_N', CHAP.user], ['CHAP_R', rightResponse(p).slice(0, 18)]])], rejected],
+      ['CHAP_R of 600 bytes', [offer, chapA, answer(() => [['CHAP_N', CHAP.user], ['CHAP_R', '0x' + 'ab'.repeat(600)]])], rejected],
+      ['CHAP_R not a binary value', [offer, chapA, answer(() => [['CHAP_N', CHAP.user], ['CHAP_R', 'hello']])], rejected],
+      ['CHAP_R before CHAP_A', [offer, answer(() => [['CHAP_N', CHAP.user], ['CHAP_R', '0x' + '00'.repeat(16)]])], rejected],
+      // 12.1.3: a target must not answer its own challenge reflected back (reflection attack).
+      [
+        'own challenge reflected for mutual CHAP',
+        [offer, chapA, answer((p) => [['CHAP_N', CHAP.user], ['CHAP_R', rightResponse(p)], ['CHAP_I', p.get('CHAP_I') ?? '0'], ['CHAP_C', p.get('CHAP_C') ?? '0x00']])],
+        rejected,
+      ],
+      // 11.13.5: right secret, but an initiator the target's ACL does not list (0x0202, or 0x0201).
+      [
+        'right CHAP from a foreign initiator IQN',
+        [
+          { ...offer, keys: [['InitiatorName', 'iqn.2026-11.test.lanboot:intruder'], ['SessionType', 'Normal'], ['TargetName', CHAP_TARGET_IQN], ['AuthMethod', 'CHAP']] },
+          chapA,
+          answer((p) => [['CHAP_N', CHAP.user], ['CHAP_R', rightResponse(p)]]),
+        ],
+        rejected,
+      ],
+    ];
+    await eachCase(cases, async ([name, steps, allowed]) => {
+      const { outcome, atStep } = await dialogue(steps);
+      assertOneOf(outcome, allowed, name);
+      // The refusal must come for the step under test, not for something earlier (which
+      // would make the case pass without testing anything); AuthMethod=None may be refused
+      // at once, and a foreign initiator may be refused on its InitiatorName alone.
+      const firstAllowedStep = name.startsWith('AuthMethod=None') || name.includes('foreign') ? 0 : steps.length - 1;
+      assert.ok(atStep >= firstAllowedStep, `${name}: refused at step ${atStep} of ${steps.length}, before the step under test`);
+    });
+    // The same target with the right credentials logs in, proves itself (mutual CHAP), reads.
+    const good = await IscsiSession.open({ host: host.host, port: host.port, initiatorIqn: ABUSER_IQN, targetIqn: CHAP_TARGET_IQN, chap: CHAP, mutualChap: MUTUAL_CHAP, lun: host.lunOf(CHAP_TARGET_IQN), timeoutMs: ANSWER_MS });
+    try {
+      await good.clearUnitAttention();
+      assert.ok(expectGood(await good.read10(7, 1), 'read with CHAP').data.equals(goldenBlock(7)));
+    } finally {
+      good.destroy();
+      await settle();
+    }
+    await assertHealthy('CHAP abuse');
   });
 
   it('survives seeded random mutations of valid PDUs, in login and in full feature phase', async () => {

@@ -187,3 +187,26 @@ test('client reset brings back golden data, and moves the seat to a newly import
   server.child.kill('SIGTERM');
   assert.equal(await exited(server.child), 0);
 });
+
+test('an import the user interrupts (Ctrl-C) leaves nothing behind and the supervisor keeps serving', { timeout: 120_000 }, async (t) => {
+  const root = tempRoot(t);
+  const dataDir = path.join(root, 'data');
+  const big = path.join(root, 'big.raw');
+  fs.closeSync(fs.openSync(big, 'w'));
+  fs.truncateSync(big, 4 * 1024 * 1024 * 1024);
+  const server = serve(t, dataDir, cleanEnv());
+  await started(server, dataDir);
+  const importer = spawn(process.execPath, [lanbootMain, 'image', 'import', big, '--name', 'big', '--data', dataDir], { cwd: repoRoot, stdio: 'ignore' });
+  t.after(() => {
+    importer.kill('SIGKILL');
+  });
+  const imageDir = path.join(dataDir, 'images', 'big');
+  await waitFor('the upload to start', () => (fs.existsSync(imageDir) && fs.readdirSync(imageDir).length > 0 ? true : undefined), 60_000);
+  importer.kill('SIGINT');
+  await exited(importer);
+  await waitFor('the .partial to be removed', () => (fs.readdirSync(imageDir).length === 0 ? true : undefined), 20_000);
+  assert.deepEqual(await lanbootJson(dataDir, ['image', 'list']), []);
+  assert.equal(server.child.exitCode, null, 'still running');
+  server.child.kill('SIGTERM');
+  assert.equal(await exited(server.child), 0);
+});

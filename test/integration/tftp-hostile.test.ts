@@ -378,7 +378,7 @@ test('a file that shrinks mid-transfer ends it with ERROR 0 instead of sending g
   }
 });
 
-test('a virtual-file callback that throws costs the client an ERROR 0, not the server', async () => {
+test('a virtual-file callback or an event listener that throws costs the client an ERROR 0, not the server', async () => {
   const own = new TftpServer({
     root,
     host: HOST,
@@ -390,6 +390,12 @@ test('a virtual-file callback that throws costs the client an ERROR 0, not the s
   });
   const ownEvents: TftpTransferEvent[] = [];
   own.on('transfer', (event) => ownEvents.push(event));
+  own.on('transfer', () => {
+    throw new Error('listener bug');
+  });
+  own.on('request', () => {
+    throw new Error('listener bug');
+  });
   await own.start();
   const peer = await openPeer();
   try {
@@ -404,6 +410,7 @@ test('a virtual-file callback that throws costs the client an ERROR 0, not the s
     const deadline = Date.now() + 1000;
     while (own.activeTransfers > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(own.activeTransfers, 0);
+    assert.equal(ownEvents.at(-1)?.result, 'ok', 'a transfer completes although a listener throws');
   } finally {
     closePeer(peer.socket);
     await own.stop();

@@ -110,3 +110,18 @@ test('proxy reply: no address, next-server, 60, 54, 43 discovery control, 97 ech
   assert.equal(reply.message.options.has(DhcpOption.LEASE_TIME), false);
   assert.deepEqual(replyDestination(request, false), { address: '255.255.255.255', port: 68 });
 });
+
+test('a boot URL longer than the 127-byte file field goes in option 67 only', () => {
+  const long: BootPolicySettings = { ...settings, bootScriptPath: `/${'x'.repeat(150)}.ipxe` };
+  const request = client({ vendorClass: 'PXEClient', userClass: Buffer.from('iPXE') });
+  const decision = decideBoot(request, long);
+  assert.equal(decision.kind, 'boot');
+  if (decision.kind !== 'boot') return;
+  const reply = buildProxyReply(request, decision, '192.168.7.2', DhcpMessageType.OFFER);
+  assert.equal(reply.file, '');
+  const option67 = reply.options.find(([code]) => code === DhcpOption.BOOTFILE_NAME)?.[1].toString();
+  assert.equal(option67, decision.bootFile);
+  // And the encoded reply carries it whole.
+  const decoded = decodeClientRequest(Buffer.from(encodeDhcpMessage({ ...reply, op: BootpOp.REQUEST })));
+  assert.equal(decoded.message.options.get(DhcpOption.BOOTFILE_NAME)?.toString(), decision.bootFile);
+});

@@ -319,3 +319,19 @@ test('random corruption of real packets: values or DhcpParseError, nothing else'
   // Both outcomes occur, so the loop exercised the error paths and the success path.
   assert.ok(parsed > 100 && rejected > 100, `parsed ${parsed}, rejected ${rejected}`);
 });
+
+test('option 43 of a PXE client: sub-options read, repeats concatenated', () => {
+  const packet = Buffer.from([
+    ...header(),
+    0x35, 0x01, 0x01,
+    0x3c, 0x09, ...ascii('PXEClient'),
+    0x2b, 0x0c, 0x06, 0x01, 0x08, 0x00, 0x47, 0x02, 0x80, 0x00, 0x47, 0x01, 0x01, 0xff,
+    0xff,
+  ]);
+  const request = decodeClientRequest(packet);
+  assert.deepEqual([...request.pxeVendorOptions!.get(6)!], [8]);
+  assert.deepEqual([...request.pxeVendorOptions!.get(71)!], [0x80, 0x00, 0x01]);
+  // Option 43 of a non-PXE client is vendor-defined and left alone.
+  const other = Buffer.from([...header(), 0x35, 0x01, 0x01, 0x2b, 0x02, 0x06, 0x09, 0xff]);
+  assert.equal(decodeClientRequest(other).pxeVendorOptions, undefined);
+});

@@ -245,3 +245,24 @@ test('settings are validated with one clear line', () => {
   assert.throws(() => validateFullDhcpSettings(settings({ reservations: new Map([[A, '10.9.0.5']]) })), /outside the subnet/);
   validateFullDhcpSettings(settings());
 });
+
+test('requests relayed from another subnet are not served; from our own subnet they go back to the relay', async (t) => {
+  const { engine } = await setup(t);
+  const relayed = (giaddr: string) =>
+    decodeClientRequest(
+      encodeDhcpMessage({
+        op: BootpOp.REQUEST,
+        xid: 9,
+        giaddr,
+        hops: 1,
+        chaddr: parseMac(A),
+        options: [[DhcpOption.MESSAGE_TYPE, Buffer.from([DhcpMessageType.DISCOVER])]],
+      }),
+    );
+  const foreign = engine.handle(relayed('192.168.9.1'), T0);
+  assert.equal(foreign.reply, undefined);
+  assert.match(foreign.silentReason ?? '', /outside the served subnet/);
+  const local = engine.handle(relayed('10.50.0.254'), T0);
+  assert.equal(local.reply?.yiaddr, '10.50.0.100');
+  assert.deepEqual(local.destination, { address: '10.50.0.254', port: 67 });
+});

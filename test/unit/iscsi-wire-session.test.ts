@@ -272,6 +272,32 @@ describe('IscsiSession against a scripted target', () => {
     await assert.rejects(session.testUnitReady(), (err: unknown) => err instanceof WireError && err.code === 'ISCSI_WIRE_REJECTED' && /0x9/.test(err.message));
   });
 
+  it('asks SendTargets=All in a Text Request and returns the pairs (RFC 7143 11.10, 11.11)', async (t) => {
+    const target = await scriptedTarget(t, {
+      loginKeys: 'MaxRecvDataSegmentLength=8192\0',
+      counters: { statSn: 0, expCmdSn: 1, maxCmdSn: 8 },
+      onPdu(pdu, send, c) {
+        if (opcode(pdu) !== 0x04) return;
+        c.expCmdSn++;
+        c.maxCmdSn++;
+        const b = header(0x24, 0x80, itt(pdu), c);
+        c.statSn++;
+        send(frame(b, Buffer.from('TargetName=iqn.2026-11.test:a\0TargetAddress=127.0.0.1:3260,1\0')));
+      },
+    });
+    const session = await IscsiSession.open({ host: '127.0.0.1', port: target.port, initiatorIqn: 'iqn.2026-11.test:unit-i', sessionType: 'Discovery', timeoutMs: 3000 });
+    t.after(() => session.destroy());
+    assert.deepEqual(await session.sendTargets(), [
+      ['TargetName', 'iqn.2026-11.test:a'],
+      ['TargetAddress', '127.0.0.1:3260,1'],
+    ]);
+    const request = target.received[0]!;
+    assert.equal(request.bhs[0], 0x04, 'non-immediate Text Request');
+    assert.equal(request.bhs[1], 0x80, 'F bit');
+    assert.equal(request.bhs.readUInt32BE(24), 1, 'CmdSN');
+    assert.equal(request.data.toString(), 'SendTargets=All\0');
+  });
+
   it('fails a login cleanly when the target closes the connection', async () => {
     // A target that closes during login: the error is a WireError, not a hang.
     const server = net.createServer((s) => s.destroy());

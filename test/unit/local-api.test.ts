@@ -185,6 +185,13 @@ test('the API validates on its own too (not only the CLI): bad JSON, unknown fie
   const badImage = await request('POST', '/api/v1/images/..%2F..%2Fx/versions', 'data');
   assert.equal(badImage.status, 400);
   assert.equal((await request('GET', '/api/v1/nothing')).status, 404);
+  const noImage = await request('GET', '/api/v1/images/nope');
+  assert.equal(noImage.status, 404);
+  assert.equal(noImage.body.error!.code, 'LANBOOT_IMAGE_NOT_FOUND');
+  await f.cli(['image', 'import', writeImage(f.dataDir, 'g.raw', 1024), '--name', 'one']);
+  const one = await request('GET', '/api/v1/images/one');
+  assert.equal(one.status, 200);
+  assert.equal((one.body as unknown as { latestVersion: number }).latestVersion, 1);
   assert.equal(fs.statSync(socketPath).mode & 0o777, 0o600, 'the local API socket is 0600');
 });
 

@@ -104,3 +104,18 @@ test('registerAll skips a seat the engine refuses and registers the rest', async
   assert.deepEqual(manager.registerAll(), { registered: 1, failed: 1 });
   assert.equal(engine.targets.size, 1);
 });
+
+test('a seat the engine does not know (registration failed) can still be removed', async (t) => {
+  const { manager, engine, layout } = await setup(t);
+  const seat = manager.add({ name: 'broken', image: 'base' });
+  engine.targets.clear(); // as after a failed registerAll
+  const realRemove = engine.removeTarget.bind(engine);
+  engine.removeTarget = (iqn: string) => {
+    realRemove(iqn);
+    throw new Error(`no target ${iqn}`);
+  };
+  await manager.remove('broken');
+  assert.equal(manager.list().length, 0);
+  assert.equal(fs.existsSync(path.join(layout.seatsDir, '1')), false);
+  assert.equal(seat.name, 'broken');
+});

@@ -143,6 +143,12 @@ test('client ERROR ends the transfer; abort sends ERROR and ends it', () => {
   assert.match(finish.result.message, /ERROR 8: option refused/);
   assert.deepEqual(transfer.onAck(2), []);
 
+  // An ERROR answering the OACK declines the options (UEFI's tsize probe ends this way).
+  const probe = machine(3000, { tsize: 0 });
+  probe.start();
+  const declined = probe.onError(8, 'tsize probe done')[0];
+  assert.ok(declined?.type === 'finish' && !declined.result.ok && declined.result.code === 'TFTP_CLIENT_DECLINED');
+
   const aborted = machine(3000, {});
   aborted.start();
   const actions = aborted.abort(0, 'server shutting down');

@@ -314,13 +314,18 @@ class FileCowStore final : public CowStore {
   }
 
   uint64_t deltaBytesUsed() const override {
+    std::lock_guard<std::mutex> lock(mutex_);  // reset() swaps dataFd_
+    return deltaBytesUsedLocked();
+  }
+
+ private:
+  uint64_t deltaBytesUsedLocked() const {
     if (dataFd_ < 0) return 0;
     struct stat st;
     if (::fstat(dataFd_, &st) != 0) return 0;
     return static_cast<uint64_t>(st.st_blocks) * 512;
   }
 
- private:
   bool inRange(uint64_t offset, uint64_t length) const {
     return offset <= sizeBytes_ && length <= sizeBytes_ - offset;
   }
@@ -457,7 +462,7 @@ class FileCowStore final : public CowStore {
       chunk = next;
     }
     if (quotaBytes_ != 0 && newChunks != 0) {
-      uint64_t used = deltaBytesUsed();
+      uint64_t used = deltaBytesUsedLocked();
       if (used + newChunks * kChunkSize > quotaBytes_) return -ENOSPC;
     }
 

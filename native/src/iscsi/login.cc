@@ -405,7 +405,6 @@ LoginNegotiator::Step LoginNegotiator::handle(const InitiatorHeader& request, co
     if (!discovery_) {
       // 13.9: the first Login Response of a Normal session carries the portal group tag.
       appendTextPair(out, "TargetPortalGroupTag", std::to_string(limits_.portalGroupTag));
-      portalGroupTagSent_ = true;
     }
   } else {
     for (const auto& pair : pairs) {

@@ -145,13 +145,10 @@ class LoginNegotiator {
   std::optional<LoginTargetInfo> target_;
   SessionParameters parameters_;
   bool targetLimitsDeclared_ = false;
-  bool portalGroupTagSent_ = false;
   std::string authMethod_;  // "", "None", "CHAP"
   ChapState chapState_ = ChapState::kNotStarted;
   uint8_t chapIdentifier_ = 0;
   std::vector<uint8_t> chapChallenge_;
-  bool maxBurstOffered_ = false;
-  bool firstBurstOffered_ = false;
 };
 
 }  // namespace lanboot::iscsi

@@ -15,6 +15,7 @@ const char* textErrorName(TextError error) {
     case TextError::kKeyTooLong: return "key name over 63 bytes";
     case TextError::kBadKeyCharacter: return "invalid character in key name";
     case TextError::kDuplicateKey: return "key offered twice";
+    case TextError::kNotTerminated: return "last key=value pair not NUL-terminated";
   }
   return "unknown";
 }
@@ -44,6 +45,8 @@ TextError parseTextPairs(const uint8_t* data, size_t length, std::vector<TextPai
     }
     size_t end = position;
     while (end < length && data[end] != 0) ++end;
+    // 6.1: every pair, including the last, is followed by a NUL.
+    if (end == length) return TextError::kNotTerminated;
     const char* text = reinterpret_cast<const char*>(data + position);
     const size_t pairLength = end - position;
     size_t equals = 0;

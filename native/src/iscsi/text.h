@@ -29,13 +29,14 @@ enum class TextError {
   kKeyTooLong,       // over 63 bytes
   kBadKeyCharacter,  // 6.1: key names use letters, digits, '.', '-', '+', '@', '_'
   kDuplicateKey,     // 6.2: a key must not be offered twice in one negotiation
+  kNotTerminated,    // 6.1: the last pair lacks its NUL
 };
 
 const char* textErrorName(TextError error);
 
 // Parses a complete text data segment (all PDUs of a C-bit sequence concatenated).
 // Consecutive NULs (padding some initiators leave) are skipped; an unterminated last pair
-// is accepted as if it were terminated.
+// is an error (6.1: every pair, the last one included, ends with a NUL).
 TextError parseTextPairs(const uint8_t* data, size_t length, std::vector<TextPair>* out);
 
 void appendTextPair(std::vector<uint8_t>& out, const std::string& key, const std::string& value);
