@@ -12,6 +12,9 @@ packages=(
   qemu-system-x86 qemu-utils qemu-block-extra ipxe ovmf
   # network tests: namespaces, a "home router" DHCP, DHCP/TFTP clients
   iproute2 dnsmasq-base busybox isc-dhcp-client tftp-hpa atftp curl avahi-utils
+  # diskless-Linux boot disk for the VM tests (test/fixtures/linux-disk): syslinux + mtools
+  # make the BIOS-bootable FAT disk without loop devices; the e1000 iPXE ROM qemu loads
+  syslinux syslinux-common mtools ipxe-qemu xz-utils
   # misc tools used by tests and benchmarks
   procps psmisc util-linux e2fsprogs cpio
 )

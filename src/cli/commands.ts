@@ -82,6 +82,7 @@ async function status(args: string[], io: CliIo): Promise<void> {
       `  HTTP    ${s.http.host}:${s.http.port}`,
       `  DHCP    ${s.dhcp.mode}${s.dhcp.interface ? ` on ${s.dhcp.interface}` : ''}${s.dhcp.running ? '' : ' (not running)'}`,
       `  images  ${s.images}, seats ${s.seats}, iSCSI sessions ${s.sessions}, up ${s.uptimeSeconds}s`,
+      ...Object.entries(s.services ?? {}).map(([name, state]) => `  ${name.padEnd(7)} ${JSON.stringify(state)}`),
     ].join('\n') + '\n',
   );
 }

@@ -180,6 +180,8 @@ export class SeatManager {
       engine.setTarget(this.targetConfig(seat, version));
     } catch (error) {
       seats.remove(seat.id);
+      // The engine may have created the delta directory before refusing.
+      fs.rmSync(layout.seatDeltaDir(seat.id), { recursive: true, force: true });
       throw new LanbootError('LANBOOT_ENGINE_FAILED', `seat ${name}: the iSCSI engine refused the target: ${(error as Error).message}`, { seat: name }, { cause: error });
     }
     this.log.info({ seat: name, targetIqn: seat.targetIqn, initiatorIqns: initiators, mac, image: imageName, version: version.number, mode, chap: chapOn }, 'seat added');

@@ -163,7 +163,7 @@ export class Supervisor {
         const code = (error as { code?: string }).code;
         throw new LanbootError(
           code === 'LANBOOT_NATIVE_MISSING' ? code : 'LANBOOT_ENGINE_FAILED',
-          `cannot start the iSCSI engine on ${config.listen}:${config.iscsiPort}: ${(error as Error).message}`,
+          `--iscsi-port: cannot start the iSCSI engine on ${config.listen}:${config.iscsiPort}: ${(error as Error).message}`,
           undefined,
           { cause: error },
         );
@@ -256,12 +256,16 @@ export class Supervisor {
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     // The socket is the CLI's trusted channel: create it 0600 from the start (umask), not
     // chmod it after a window in which anyone could connect.
+    // bind(2) happens synchronously inside server.listen(), so the umask is restored right
+    // after the call, before any other code (native threads aside) can create files.
     const previousUmask = process.umask(0o177);
+    let listening: Promise<void>;
     try {
-      await listen(server, { path: socketPath });
+      listening = listen(server, { path: socketPath });
     } finally {
       process.umask(previousUmask);
     }
+    await listening;
     fs.chmodSync(socketPath, 0o600);
     return server;
   }

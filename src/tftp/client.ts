@@ -19,6 +19,11 @@ export interface TftpGetOptions {
   dropData?: (block: number, arrival: number) => boolean;
   /** Hard cap on bytes accepted; protects the caller from a runaway server. Default 256 MiB. */
   maxBytes?: number;
+  /**
+   * Benchmark hook: wait this long before sending each ACK, to stand in for a LAN's round trip
+   * (loopback has almost none). Default 0.
+   */
+  ackDelayMs?: number;
 }
 
 export interface TftpGetResult {
@@ -97,7 +102,11 @@ export function tftpGet(options: TftpGetOptions): Promise<TftpGetResult> {
         arm();
       }, timeoutMs);
     };
-    const ack = (index: number): void => send(serializeAck(index & 0xffff), serverPort);
+    const ackDelayMs = options.ackDelayMs ?? 0;
+    const ack = (index: number): void => {
+      if (ackDelayMs > 0) setTimeout(() => !settled && send(serializeAck(index & 0xffff), serverPort), ackDelayMs);
+      else send(serializeAck(index & 0xffff), serverPort);
+    };
 
     socket.on('error', (error) => finish(error));
     socket.on('message', (message, rinfo) => {
@@ -143,7 +152,10 @@ export function tftpGet(options: TftpGetOptions): Promise<TftpGetResult> {
         // Close only once the final ACK has left: closing earlier cancels the queued send, and
         // the server would wait for it through all its retransmissions.
         if (timer) clearTimeout(timer);
-        socket.send(serializeAck(packet.block), serverPort, options.host, () => finish(null));
+        const finalAck = serializeAck(packet.block);
+        const sendFinal = (): void => socket.send(finalAck, serverPort, options.host, () => finish(null));
+        if (ackDelayMs > 0) setTimeout(sendFinal, ackDelayMs);
+        else sendFinal();
         return;
       }
       if (receivedInWindow >= windowSize) {

@@ -53,7 +53,12 @@ test('iscsi-test-cu --dataloss -t ALL passes on a lanboot seat disk', { timeout:
   assert.equal(run.timedOut, false, describeRun('iscsi-test-cu', run));
   const resultsFile = path.join(work, 'CUnitAutomated-Results.xml');
   assert.ok(fs.existsSync(resultsFile), describeRun('iscsi-test-cu wrote no XML report', run));
-  const report: CunitReport = parseCunitResults(await fsp.readFile(resultsFile, 'utf8'));
+  let report: CunitReport;
+  try {
+    report = parseCunitResults(await fsp.readFile(resultsFile, 'utf8'));
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${describeRun('iscsi-test-cu', run)}`);
+  }
 
   const failed = report.tests.filter((x) => !x.passed);
   const requiredFailed = failed.filter((x) => isRequiredSuite(x.suite));

@@ -59,8 +59,9 @@ test('iPXE sanboot in qemu runs the MBR code of a lanboot disk', { timeout: BOOT
     `set username ${disk.chap.user}`,
     `set password ${disk.chap.secret}`,
     `sanboot ${ipxeSanUri({ ...disk, port: GUEST_PORTAL_PORT }, GUEST_PORTAL_ADDRESS)} || goto failed`,
+    // Debian's ipxe.lkrn prints nothing on the serial port: a failure powers the VM off, which
+    // ends the wait below at once instead of at the timeout.
     ':failed',
-    'echo LANBOOT-SANBOOT-FAILED',
     'poweroff',
     '',
   ].join('\n');
@@ -73,8 +74,7 @@ test('iPXE sanboot in qemu runs the MBR code of a lanboot disk', { timeout: BOOT
     '-kernel', IPXE_LKRN,
     '-initrd', scriptFile,
   ]);
-  const serial = await vm.waitForSerial(new RegExp(`${marker}|LANBOOT-SANBOOT-FAILED`), BOOT_TIMEOUT_MS);
+  const serial = await vm.waitForSerial(new RegExp(`${marker}\r\n`), BOOT_TIMEOUT_MS);
   await vm.kill();
-  assert.ok(serial.includes(marker), `the boot sector's marker reached COM1; serial:\n${serial.slice(-3000)}`);
-  assert.ok(!serial.includes('LANBOOT-SANBOOT-FAILED'), 'sanboot did not fail');
+  assert.ok(serial.includes(`${marker}\r\n`), `the boot sector's marker reached COM1; serial:\n${serial.slice(-3000)}`);
 });

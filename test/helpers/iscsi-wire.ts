@@ -981,10 +981,19 @@ export class IscsiConnection {
     });
   }
 
-  static async open(host: string, port: number, opts: { timeoutMs?: number; maxDataSegmentLength?: number } = {}): Promise<IscsiConnection> {
+  static async open(host: string, port: number, opts: { timeoutMs?: number; maxDataSegmentLength?: number; writeChunkBytes?: number } = {}): Promise<IscsiConnection> {
     const socket = await connectSocket(host, port, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    return new IscsiConnection(socket, opts.maxDataSegmentLength ?? 1 << 24);
+    const connection = new IscsiConnection(socket, opts.maxDataSegmentLength ?? 1 << 24);
+    connection.writeChunkBytes = opts.writeChunkBytes ?? 0;
+    return connection;
   }
+
+  /**
+   * When > 0, every send is cut into writes of this many bytes, each waited for, so the
+   * target sees PDUs split at every boundary (framing tests). 0 = one write per send.
+   */
+  writeChunkBytes = 0;
+  private sendChain: Promise<void> = Promise.resolve();
 
   private deliver(pdu: Pdu): void {
     if (this.router && this.router(pdu)) return;
@@ -1007,6 +1016,18 @@ export class IscsiConnection {
 
   /** Sends pre-built bytes as they are (raw injection). */
   sendRaw(bytes: Buffer): Promise<void> {
+    if (this.writeChunkBytes <= 0) return this.write(bytes);
+    // Trickled sends go one after another, so two PDUs' chunks never interleave.
+    const run = this.sendChain.then(async () => {
+      for (let at = 0; at < bytes.length; at += this.writeChunkBytes) {
+        await this.write(bytes.subarray(at, at + this.writeChunkBytes));
+      }
+    });
+    this.sendChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private write(bytes: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.socket.destroyed) {
         reject(this.closedError ?? new WireError('ISCSI_WIRE_CLOSED', 'socket destroyed'));
@@ -1101,6 +1122,8 @@ export interface SessionOptions extends LoginOptions {
   timeoutMs?: number;
   /** LUN used when a command does not name one (lanboot: 0; tgt: 1). */
   lun?: number;
+  /** Cut every send into writes of this many bytes (see IscsiConnection.writeChunkBytes). */
+  writeChunkBytes?: number;
 }
 
 /** A logged-in Normal (or Discovery) session on one connection, ERL 0. */
@@ -1140,7 +1163,7 @@ export class IscsiSession {
 
   static async open(options: SessionOptions): Promise<IscsiSession> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const connection = await IscsiConnection.open(options.host, options.port, { timeoutMs });
+    const connection = await IscsiConnection.open(options.host, options.port, { timeoutMs, writeChunkBytes: options.writeChunkBytes });
     try {
       const done = await connection.login(options, timeoutMs);
       const session = new IscsiSession(connection, done.params, done.tsih, done.negotiation.isid, done, timeoutMs);

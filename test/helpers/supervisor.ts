@@ -115,7 +115,11 @@ export async function startLanboot(t: Cleanup, options: StartOptions = {}): Prom
 
   async function spawnServe(): Promise<void> {
     const args = [lanbootMain, 'serve', '--data', dataDir!, '--iscsi-port', '0', '--http-port', '0', '--listen', '127.0.0.1', ...(options.serveArgs ?? [])];
-    const c = spawnTracked(process.execPath, args, { cwd: repoRoot, env: { ...process.env, NOTIFY_SOCKET: '' } });
+    // A test's lanboot must not talk to the systemd of whatever runs the tests.
+    const env = { ...process.env };
+    delete env['NOTIFY_SOCKET'];
+    delete env['WATCHDOG_USEC'];
+    const c = spawnTracked(process.execPath, args, { cwd: repoRoot, env });
     child = c;
     const collect = (b: Buffer) => {
       // Keep the last 1 MiB: enough for a failure message, bounded for long runs.

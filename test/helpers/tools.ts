@@ -220,12 +220,11 @@ export function processCpuSeconds(pid: number): number {
 }
 
 let cachedClockTicks: number | undefined;
+/** USER_HZ, the unit of /proc/PID/stat times: AT_CLKTCK from our own auxv, else Linux's 100. */
 function clockTicksPerSecond(): number {
   if (cachedClockTicks === undefined) {
-    // getconf is in libc-bin on every Debian; 100 is the Linux default USER_HZ.
     try {
-      const out = fs.readFileSync('/proc/self/auxv'); // presence check only; AT_CLKTCK parse below
-      cachedClockTicks = parseClockTicksFromAuxv(out) ?? 100;
+      cachedClockTicks = parseClockTicksFromAuxv(fs.readFileSync('/proc/self/auxv')) ?? 100;
     } catch {
       cachedClockTicks = 100;
     }

@@ -95,6 +95,8 @@ interface Round {
   syncEvery: number;
   /** How the writer negotiates: open-iscsi (unsolicited data) or iPXE/Windows (R2T only). */
   initiator: 'open-iscsi' | 'r2t-only';
+  /** Kill again right after the restart (during recovery), then restart once more. */
+  killDuringRecovery?: boolean;
 }
 
 const ROUNDS: Round[] = [
@@ -103,7 +105,7 @@ const ROUNDS: Round[] = [
   // Mid-load, by time.
   { seed: 22, kill: { kind: 'after-ms', ms: 250 }, fuaShare: 0.3, syncEvery: 8, initiator: 'r2t-only' },
   // During a burst of FUA writes.
-  { seed: 33, kill: { kind: 'after-writes-sent', count: 150 }, fuaShare: 0.9, syncEvery: 20, initiator: 'open-iscsi' },
+  { seed: 33, kill: { kind: 'after-writes-sent', count: 150 }, fuaShare: 0.9, syncEvery: 20, initiator: 'open-iscsi', killDuringRecovery: true },
   // Plain writes only, synchronized rarely, killed late.
   { seed: 44, kill: { kind: 'after-sync-acks', count: 4 }, fuaShare: 0, syncEvery: 30, initiator: 'r2t-only' },
 ];
@@ -228,6 +230,13 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
           `${roundWrites.filter((r) => r.state === 'acked').length} acknowledged, ${durableThisRound} durable, ${syncAcks} SYNCHRONIZE CACHE acknowledged`,
       );
       await target.restart();
+      if (round.killDuringRecovery) {
+        // Recovery (opening the delta, replaying its map) must itself survive a crash.
+        const probe = await target.open();
+        probe.destroy();
+        await target.kill9();
+        await target.restart();
+      }
       await verifyDisk(target, writes, slotOwner, `after round ${index} (seed ${round.seed}, kill ${JSON.stringify(round.kill)}, ${roundWrites.length} writes, ${durableThisRound} durable)`);
     }
 

@@ -95,7 +95,8 @@ export async function sendPackets(
     bindPort: options.bindPort ?? 68,
     waitMs: options.waitMs ?? 1500,
   };
-  const result = await net.runOk(host, process.execPath, [CHILD_SCRIPT, 'send', JSON.stringify(config)], { timeoutMs: 30_000 });
+  // On stdin: hundreds of packets do not fit in an argument list (E2BIG).
+  const result = await net.runOk(host, process.execPath, [CHILD_SCRIPT, 'send', '-'], { timeoutMs: 60_000, input: JSON.stringify(config) });
   return result.stdout
     .split('\n')
     .filter((line) => line.trim() !== '')

@@ -5,6 +5,7 @@
 //   server '{"mode":"proxy"|"full", ...FullDhcpOptions minus db, "dbFile": "..."}'
 //       prints {"event":"ready"}, then one line per server event; stops on SIGTERM
 //   send   '{"packets":["hex",...],"port":67,"address":"255.255.255.255","bindPort":68,"waitMs":1500}'
+//          (or '-' and the same JSON on stdin)
 //       sends each packet, prints {"event":"reply","from":..,"hex":..} per datagram received, then exits
 //   detect '{"interfaceName":"eth0","timeoutMs":2000}'
 //       prints {"event":"detected","servers":[...]}
@@ -123,8 +124,15 @@ async function runService(config: Record<string, unknown>): Promise<void> {
   }
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 const [command, json] = process.argv.slice(2);
-const config = JSON.parse(json ?? '{}') as Record<string, unknown>;
+// '-': the configuration comes on stdin (for large packet lists).
+const config = JSON.parse(json === '-' ? await readStdin() : (json ?? '{}')) as Record<string, unknown>;
 const run = command === 'server' ? runServer(config) : command === 'send' ? runSend(config as never) : command === 'detect' ? runDetect(config) : command === 'service' ? runService(config) : Promise.reject(new Error(`unknown command ${command}`));
 run.catch((error: Error) => {
   print({ event: 'error', message: error.message, code: (error as { code?: string }).code });

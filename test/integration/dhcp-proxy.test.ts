@@ -232,6 +232,30 @@ test('malformed and truncated packets get no answer and do not crash the server'
   assert.equal(lanboot.process.exitCode, null);
 });
 
+test('500 randomly corrupted PXE packets: the server survives and every answer is a proper proxy reply', async () => {
+  const seeds = [
+    pxeDiscover({ arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001' }).packet,
+    pxeDiscover({ arch: 7, vendorClass: 'PXEClient:Arch:00007:UNDI:003000', userClass: 'iPXE', ipxe: true }).packet,
+  ];
+  const packets = Array.from({ length: 500 }, (_, i) => {
+    const packet = Buffer.from(seeds[i % 2]!);
+    for (let flips = 0; flips < 1 + (i % 6); flips++) packet[236 + crypto.randomInt(packet.length - 236)] = crypto.randomInt(256);
+    return i % 4 === 0 ? packet.subarray(0, crypto.randomInt(packet.length)) : packet;
+  });
+  const replies = (await sendPackets(net, 'pxe', packets, { waitMs: 2000 })).filter((r) => r.from === LANBOOT);
+  // Many corruptions hit padding or values and leave a valid request: those are answered.
+  assert.ok(replies.length > 0, 'some corrupted packets are still valid and answered');
+  for (const reply of replies) {
+    assert.equal(reply.message.op, BootpOp.REPLY);
+    assert.equal(reply.message.yiaddr, '0.0.0.0');
+    assert.deepEqual(reply.message.options.get(DhcpOption.SERVER_ID), ipv4ToBuffer(LANBOOT));
+  }
+  const { packet, xid } = pxeDiscover({ arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001' });
+  const after = await sendPackets(net, 'pxe', [packet]);
+  assert.equal(after.find((r) => r.from === LANBOOT && r.message.xid === xid)?.message.file, 'undionly.kpxe');
+  assert.equal(lanboot.process.exitCode, null);
+});
+
 test('a proxy started before its interface has an address answers once it has one', async () => {
   // In proxy mode the box itself usually gets its address from the router, maybe after
   // lanboot started. Runs last: a second proxy on the LAN would show up in the tests above.

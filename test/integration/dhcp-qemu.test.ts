@@ -3,6 +3,8 @@
 //  - BIOS: qemu's e1000 option ROM (iPXE) must get the HTTP boot-script URL at once.
 //  - UEFI: OVMF's own PXE client (NIC without option ROM) must get snponly.efi by TFTP, run it,
 //    and that iPXE must then get the boot-script URL: the whole chain without a loop.
+//  - UEFI HTTP boot: OVMF with PXE switched off must get the iPXE binary's http URL (option 60
+//    HTTPClient echoed), fetch and run it, and that iPXE must then get the script.
 // The "boot script" chains to a marker URL carrying the PC's MAC; seeing that request in the
 // HTTP server's log proves the PC ran lanboot's answer. TFTP and HTTP here are peers (dnsmasq
 // TFTP-only, busybox httpd): this test is about DHCP, the TFTP/HTTP servers have their own.
@@ -59,7 +61,7 @@ async function lanWithDhcp(t: TestContext, mode: 'proxy' | 'full' = 'proxy') {
   await waitFor('dnsmasq TFTP', async () => (/TFTP root is/.test(tftpLog) ? true : undefined), 10_000);
 
   const tap = await net.addTap('tap0');
-  return { dir, dbFile, net, lanboot, tap, httpLog: () => httpLog, tftpLog: () => tftpLog };
+  return { dir, dbFile, www, net, lanboot, tap, httpLog: () => httpLog, tftpLog: () => tftpLog };
 }
 
 function qemuArgs(mac: string, nic: string[], extra: string[]): string[] {
@@ -127,4 +129,27 @@ test('full mode, no router: the BIOS PC gets its address and the boot-script URL
   const steps = lanboot.events.filter((e) => e.event === 'pxe-request' && e['mac'] === mac);
   t.diagnostic(`boot steps: ${steps.map((e) => `${e['step']}/${e['stage']}/arch ${e['arch']}`).join(', ')}`);
   assert.ok(steps.some((e) => e['step'] === 'dhcp-request' && e['stage'] === 'ipxe'), JSON.stringify(steps));
+});
+
+test('UEFI HTTP boot (OVMF, PXE switched off): HTTPClient gets the iPXE URL, then iPXE gets the script', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
+  const { dir, net, lanboot, httpLog, www } = await lanWithDhcp(t);
+  const mac = '52:54:00:81:00:04';
+  await fsp.mkdir(path.join(www, 'ipxe'));
+  await fsp.copyFile('/usr/lib/ipxe/snponly.efi', path.join(www, 'ipxe', 'snponly.efi'));
+  const vars = path.join(dir, 'OVMF_VARS.fd');
+  await fsp.copyFile('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
+  net.spawn('lan', 'qemu-system-x86_64', qemuArgs(mac, ['virtio-net-pci', 'romfile='], [
+    '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+    '-drive', `if=pflash,format=raw,unit=1,file=${vars}`,
+    // OVMF reads these fw_cfg switches: no PXE, so its HTTP boot client runs.
+    '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n',
+    '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n',
+  ]));
+  await waitFor(`GET /booted/52-54-00-81-00-04 (http: ${httpLog().slice(-1500)}; lanboot: ${lanboot.stderr().slice(-2500)})`, async () => (httpLog().includes('/booted/52-54-00-81-00-04') ? true : undefined), BOOT_TIMEOUT_MS, 500);
+  assert.match(httpLog(), /\/ipxe\/snponly\.efi/);
+  const events = lanboot.events.filter((e) => e.event === 'pxe-request' && e['mac'] === mac);
+  t.diagnostic(`boot steps: ${events.map((e) => `${e['step']}/${e['stage']}/arch ${e['arch']}`).join(', ')}`);
+  const stages = events.map((e) => e['stage']);
+  assert.equal(stages[0], 'http-uefi');
+  assert.ok(stages.includes('ipxe'), JSON.stringify(stages));
 });

@@ -131,10 +131,18 @@ const isCheckCondition = (key: number, asc?: number) => (o: Outcome) =>
 class Witness {
   private readonly expected = new Map<number, Buffer>();
   private round = 0;
+  private queue: Promise<void> = Promise.resolve();
   constructor(readonly session: IscsiSession) {}
 
-  /** Writes one fresh block (FUA, then a plain write), reads the whole region back. */
-  async check(label: string): Promise<void> {
+  /** One check at a time (the background loop and the cases share the witness). */
+  check(label: string): Promise<void> {
+    const run = this.queue.then(() => this.checkNow(label));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Writes one fresh block (alternately with FUA), reads the whole region back, pings. */
+  private async checkNow(label: string): Promise<void> {
     const lba = WITNESS_FIRST_LBA + (this.round++ % WITNESS_BLOCKS);
     const data = randomBytes(BLOCK);
     expectGood(await this.session.write10(lba, data, { fua: this.round % 2 === 0 }), `witness write (${label})`);
@@ -218,9 +226,29 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
     await warmChap.connection.waitClosed(ANSWER_MS);
     await settle();
     baselineFds = host.fdCount();
+    backgroundErrors = [];
   }
 
-  before(startTarget);
+  /** Witness traffic all the time, not only between cases: failures are kept for assertHealthy. */
+  let backgroundErrors: string[] = [];
+  let backgroundStop = false;
+  let backgroundLoop: Promise<void> | undefined;
+
+  before(async () => {
+    await startTarget();
+    backgroundLoop = (async () => {
+      for (let n = 0; !backgroundStop; n++) {
+        const current = witness;
+        try {
+          await current.check(`background ${n}`);
+        } catch (err) {
+          // A dead target is reported by the case that killed it.
+          if (current === witness && host.isAlive()) backgroundErrors.push(`background witness check ${n}: ${(err as Error).message}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+  });
 
   /**
    * A case that crashed the target has already failed; start a fresh target so the cases
@@ -231,6 +259,8 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
+    backgroundStop = true;
+    await backgroundLoop;
     for (const c of cleanups.reverse()) {
       try {
         await c();
@@ -253,6 +283,9 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
   async function assertHealthy(label: string): Promise<void> {
     assert.ok(host.isAlive(), `target process died after ${label}: ${host.stderr().slice(-2000)}`);
     await witness.check(label);
+    const errors = backgroundErrors;
+    backgroundErrors = [];
+    assert.deepEqual(errors, [], `the witness failed while ${label} ran`);
     const deadline = Date.now() + 5000;
     let fds = host.fdCount();
     while (fds > baselineFds && Date.now() < deadline) {
@@ -633,6 +666,89 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
         }),
     );
     await assertHealthy('unexpected PDUs');
+  });
+
+  it('reads PDUs split at every byte and 100 PDUs in one write; reinstates a session mid-transfer (RFC 7143 6.3.5)', async () => {
+    await eachCase(
+      [
+        [
+          'login, WRITE and READ sent one byte per write',
+          async () => {
+            const s = await IscsiSession.open({ host: host.host, port: host.port, initiatorIqn: ABUSER_IQN, targetIqn: TARGET_IQN, lun, timeoutMs: 15_000, writeChunkBytes: 1, proposal: { immediateData: true, initialR2T: false } });
+            try {
+              await s.clearUnitAttention();
+              const data = randomBytes(2 * BLOCK);
+              expectGood(await s.write10(ABUSE_FIRST_LBA + 200, data), 'trickled WRITE');
+              assert.ok(expectGood(await s.read10(ABUSE_FIRST_LBA + 200, 2), 'trickled READ').data.equals(data), 'trickled WRITE read back wrong');
+            } finally {
+              s.destroy();
+            }
+          },
+        ],
+        [
+          '100 NOP-Outs and 20 READs in a single write',
+          async () => {
+            await withAbuser(async (s) => {
+              const reads = Array.from({ length: 20 }, (_, i) => ({ itt: s.allocateItt(), lba: 300 + i }));
+              const nops = Array.from({ length: 100 }, () => s.allocateItt());
+              const bytes = Buffer.concat([
+                ...nops.map((itt) => encodePdu({ bhs: buildNopOut({ itt, cmdSn: s.currentCmdSn, expStatSn: s.currentExpStatSn }), data: Buffer.from(`nop ${itt}`) })),
+                ...reads.map((r) =>
+                  encodePdu({ bhs: buildScsiCommand({ itt: r.itt, cmdSn: s.takeCmdSn(), expStatSn: s.currentExpStatSn, cdb: Cdb.read10(r.lba, 1), expectedDataTransferLength: BLOCK, read: true, lun }) }),
+                ),
+              ]);
+              assert.ok(s.currentCmdSn - 1 <= s.currentMaxCmdSn, 'the test sends more commands than the CmdSN window allows');
+              await s.sendRaw(bytes);
+              const nopAnswers = new Set<number>();
+              const readData = new Map<number, Buffer>();
+              while (nopAnswers.size < nops.length || readData.size < reads.length) {
+                const event = await s.nextUnsolicited(ANSWER_MS);
+                assert.ok(event !== 'closed' && event !== 'timeout', `pipelined PDUs: ${event} after ${nopAnswers.size} NOP-Ins and ${readData.size} READs`);
+                const op = opcodeOf(event.bhs);
+                const itt = event.bhs.readUInt32BE(16);
+                if (op === Opcode.NopIn) {
+                  assert.equal(event.data.toString(), `nop ${itt}`);
+                  nopAnswers.add(itt);
+                } else if (op === Opcode.DataIn) {
+                  readData.set(itt, event.data);
+                } else if (op !== Opcode.ScsiResponse) {
+                  assert.fail(`pipelined PDUs: unexpected opcode 0x${op.toString(16)}`);
+                }
+              }
+              for (const r of reads) assert.ok(readData.get(r.itt)?.equals(goldenBlock(r.lba)), `pipelined READ of LBA ${r.lba} wrong`);
+            });
+          },
+        ],
+        [
+          'session reinstated while a WRITE waits for Data-Out',
+          async () => {
+            const first = await openSession(ABUSER_IQN);
+            try {
+              const itt = first.allocateItt();
+              const bhs = buildScsiCommand({ itt, cmdSn: first.takeCmdSn(), expStatSn: first.currentExpStatSn, cdb: Cdb.write10(ABUSE_FIRST_LBA + 220, 8), expectedDataTransferLength: 8 * BLOCK, write: true, lun });
+              await first.sendRaw(encodePdu({ bhs }));
+              const r2t = await first.nextUnsolicited(ANSWER_MS);
+              assert.ok(r2t !== 'closed' && r2t !== 'timeout' && opcodeOf(r2t.bhs) === Opcode.ReadyToTransfer, 'no R2T');
+              // Same initiator name and ISID, TSIH 0: a new session replacing the old one.
+              const second = await IscsiSession.open({ host: host.host, port: host.port, initiatorIqn: ABUSER_IQN, targetIqn: TARGET_IQN, isid: first.isid, lun, timeoutMs: ANSWER_MS });
+              try {
+                await second.clearUnitAttention();
+                assert.equal(await first.connection.waitClosed(ANSWER_MS), true, 'the reinstated session kept its old connection');
+                const after = expectGood(await second.read10(ABUSE_FIRST_LBA + 220, 8), 'read on the new session');
+                for (let i = 0; i < 8; i++) assert.ok(after.data.subarray(i * BLOCK, (i + 1) * BLOCK).equals(goldenBlock(ABUSE_FIRST_LBA + 220 + i)), 'the unfinished WRITE changed the disk');
+              } finally {
+                second.destroy();
+              }
+            } finally {
+              first.destroy();
+              await settle();
+            }
+          },
+        ],
+      ] as Array<[string, () => Promise<void>]>,
+      ([, run]) => run(),
+    );
+    await assertHealthy('framing and reinstatement');
   });
 
   it('neither waits for nor allocates 4 GiB when a WRITE claims an EDTL of 2^32-1 (RFC 7143 11.4.5.1)', async () => {

@@ -233,17 +233,22 @@ test('a packet from a wrong TID gets ERROR 5 and the real transfer carries on (R
 
 test('a repeated request from the same client port starts one transfer, not two', async () => {
   const client = await openPeer();
+  // A long retransmit timer, so any second DATA 1 could only come from a second transfer.
+  const own = new TftpServer({ root, host: HOST, port: 0, defaultTimeoutMs: 10_000 });
+  await own.start();
   try {
     const request = serializeRequest(Opcode.RRQ, 'big.bin', 'octet');
-    await send(client.socket, request, port);
-    await send(client.socket, request, port);
-    await send(client.socket, request, port);
+    await send(client.socket, request, own.address().port);
+    await send(client.socket, request, own.address().port);
+    await send(client.socket, request, own.address().port);
     await client.waitFor(1, 1000);
-    await new Promise((resolve) => setTimeout(resolve, 60)); // less than the 100 ms retransmit timer
+    await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(client.received.length, 1, 'one DATA 1, from one transfer');
+    assert.equal(own.activeTransfers, 1);
     await send(client.socket, serializeError(0, 'done'), client.received[0]!.fromPort);
   } finally {
     closePeer(client.socket);
+    await own.stop();
   }
 });
 

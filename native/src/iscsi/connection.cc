@@ -300,7 +300,8 @@ bool Connection::handleScsiCommand(Pdu& pdu) {
   if (immediate > edtl || immediate > parameters_.firstBurstLength) {
     return sendReject(kRejectProtocolError, pdu.rawHeader);
   }
-  if (edtl > info_.maxWriteBuffer || bufferedWriteBytes_ + edtl > 4ull * info_.maxWriteBuffer) {
+  // Per connection, buffered writes waiting for Data-Out never exceed twice the per-command cap.
+  if (edtl > info_.maxWriteBuffer || bufferedWriteBytes_ + edtl > 2ull * info_.maxWriteBuffer) {
     // Too large to buffer: refuse instead of allocating without bound (SPC-4: INSUFFICIENT
     // RESOURCES). Unsolicited Data-Out that may follow is rejected as belonging to no task.
     return sendCheckCondition(h, 0x05, 0x55, 0x03);

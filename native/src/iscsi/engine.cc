@@ -144,7 +144,14 @@ void Engine::acceptLoop() {
     int one = 1;
     // Per-command latency decides boot speed (one command in flight from iPXE): no Nagle.
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // A PC that loses power leaves no FIN: TCP keepalive (30 s idle, then 6 probes 10 s apart)
+    // ends its session within about 90 s. Keepalive is answered by the peer's TCP stack, so it
+    // also works for iPXE's INT13 connection, which may sit idle for as long as the OS runs.
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    int keepIdle = 30, keepInterval = 10, keepCount = 6;
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keepIdle, sizeof keepIdle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &keepInterval, sizeof keepInterval);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &keepCount, sizeof keepCount);
     std::string remoteHost, localHost;
     uint16_t remotePort = 0, localPort = 0;
     describeAddress(peer, &remoteHost, &remotePort);
@@ -293,6 +300,10 @@ std::shared_ptr<Session> Engine::createSession(const LoginNegotiator& login, uin
       *reason = "engine shutting down";
       return nullptr;
     }
+    if (!discovery && resetting_.count(targetName)) {
+      *reason = "target " + targetName + " is being reset";
+      return nullptr;
+    }
     auto slotIt = connections_.find(connectionToken);
     if (slotIt == connections_.end() || !slotIt->second->stopReason.empty()) {
       *reason = "connection dropped during login";
@@ -429,8 +440,18 @@ bool Engine::resetDisk(const std::string& iqn, std::string* error) {
     *error = "target " + iqn + " has no copy-on-write store";
     return false;
   }
+  {
+    // Sessions created from here on are refused until the reset is done, so no write can
+    // land between dropping the sessions and discarding the delta.
+    std::lock_guard<std::mutex> lock(stateMutex_);
+    resetting_[iqn]++;
+  }
   dropTargetSessions(iqn, 0, "disk reset");
   int rc = entry->backing.store->reset();
+  {
+    std::lock_guard<std::mutex> lock(stateMutex_);
+    if (--resetting_[iqn] == 0) resetting_.erase(iqn);
+  }
   if (rc != 0) {
     *error = "reset of " + iqn + " failed: " + strerror(-rc);
     return false;

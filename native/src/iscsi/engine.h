@@ -93,6 +93,7 @@ class Engine : public ConnectionHost {
   std::mutex stateMutex_;
   std::condition_variable stateChanged_;
   std::map<uint64_t, std::shared_ptr<ConnectionSlot>> connections_;
+  std::map<std::string, int> resetting_;  // targets inside resetDisk: no new sessions
   std::vector<std::shared_ptr<ConnectionSlot>> finished_;
   uint64_t nextToken_ = 1;
   uint64_t nextNexusId_ = 1;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace lanboot::iscsi {
 namespace {
@@ -14,13 +15,38 @@ namespace {
 alignas(4096) const uint8_t kZeroPage[65536] = {};
 }  // namespace
 
-bool SocketTransport::readExact(uint8_t* buffer, size_t length) {
-  size_t done = 0;
-  while (done < length) {
-    ssize_t got = recv(fd_, buffer + done, length - done, 0);
-    if (got > 0) {
-      done += size_t(got);
-      continue;
+bool SocketTransport::readExact(uint8_t* destination, size_t length) {
+  // Buffered bytes first.
+  size_t buffered = bufferEnd_ - bufferStart_;
+  size_t take = std::min(buffered, length);
+  if (take > 0) {
+    std::memcpy(destination, buffer_.data() + bufferStart_, take);
+    bufferStart_ += take;
+    destination += take;
+    length -= take;
+  }
+  if (bufferStart_ == bufferEnd_) bufferStart_ = bufferEnd_ = 0;
+  while (length > 0) {
+    ssize_t got;
+    if (length >= buffer_.size() / 2) {
+      // Large data segments go straight to their destination, without a copy.
+      got = recv(fd_, destination, length, 0);
+      if (got > 0) {
+        destination += got;
+        length -= size_t(got);
+        continue;
+      }
+    } else {
+      got = recv(fd_, buffer_.data(), buffer_.size(), 0);
+      if (got > 0) {
+        size_t use = std::min(size_t(got), length);
+        std::memcpy(destination, buffer_.data(), use);
+        destination += use;
+        length -= use;
+        bufferStart_ = use;
+        bufferEnd_ = size_t(got);
+        continue;
+      }
     }
     if (got < 0 && errno == EINTR) continue;
     return false;  // EOF, timeout (EAGAIN) or error

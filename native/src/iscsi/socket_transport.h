@@ -3,13 +3,15 @@
 // the page cache to the socket without a user-space copy.
 #pragma once
 
+#include <vector>
+
 #include "iscsi/connection.h"
 
 namespace lanboot::iscsi {
 
 class SocketTransport : public PduTransport {
  public:
-  explicit SocketTransport(int fd) : fd_(fd) {}
+  explicit SocketTransport(int fd) : fd_(fd), buffer_(kReadBufferBytes) {}
   bool readExact(uint8_t* buffer, size_t length) override;
   bool sendPdu(const Bhs& bhs, const uint8_t* data, size_t length) override;
   bool sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) override;
@@ -17,7 +19,13 @@ class SocketTransport : public PduTransport {
 
  private:
   bool sendAll(const void* data, size_t length, int flags);
+  // Pipelined initiators (Linux, queue depth 32) send many small PDUs back to back: reading
+  // through a buffer turns one recv(2) per header into one per burst.
+  static constexpr size_t kReadBufferBytes = 64 * 1024;
   int fd_;
+  std::vector<uint8_t> buffer_;
+  size_t bufferStart_ = 0;
+  size_t bufferEnd_ = 0;
 };
 
 }  // namespace lanboot::iscsi

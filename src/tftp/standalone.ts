@@ -1,9 +1,10 @@
 // Runs lanboot's TFTP server alone in its own process, for bench/tftp.ts (so the benchmark's
 // clients never share an event loop with the server they measure) and for trying it by hand:
-//   node dist/bench/tftp-serve.js --root DIR [--host 127.0.0.1] [--port 0] [--max-window 64]
+//   node dist/src/tftp/standalone.js --root DIR [--host 127.0.0.1] [--port 0] [--max-window 64]
+// (`lanboot serve` runs the same server inside the supervisor; this is not the product's entry.)
 // Prints one JSON line {"port": N} once listening; stops cleanly on SIGTERM/SIGINT.
 import { parseArgs } from 'node:util';
-import { TftpServer } from '../src/tftp/server.js';
+import { TftpServer } from './server.js';
 
 const { values } = parseArgs({
   options: {
@@ -16,7 +17,7 @@ const { values } = parseArgs({
   },
 });
 if (!values.root) {
-  process.stderr.write('tftp-serve: --root DIR is required\n');
+  process.stderr.write('tftp standalone: --root DIR is required\n');
   process.exit(2);
 }
 const server = new TftpServer({
