@@ -330,7 +330,7 @@ function renderSection(rows: Row[], delayedRows: Row[], atftpRows: Row[], concur
     lines.push(`| ${row.server} | ${row.options} | ${row.clients} | ${fmt(row.medianTotalMs)} | ${fmt(row.worstTotalMs)} | ${fmt(row.cpuMsTotal)} |`);
   }
   lines.push('');
-  lines.push('Reproduce: `flock /tmp/lanboot-tsc.lock npx tsc -p tsconfig.json && sudo node dist/bench/tftp.js [--runs 20] [--concurrent 100]`.');
+  lines.push('Reproduce (as root): `npm run bench -- tftp`, or after a build `node dist/bench/tftp.js [--runs 20] [--concurrent 100]`.');
   lines.push('');
   return lines.join('\n');
 }

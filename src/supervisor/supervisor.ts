@@ -161,9 +161,10 @@ export class Supervisor {
         this.iscsiPort = this.engine.listen(config.listen, config.iscsiPort);
       } catch (error) {
         const code = (error as { code?: string }).code;
+        const missing = code === 'LANBOOT_NATIVE_MISSING';
         throw new LanbootError(
-          code === 'LANBOOT_NATIVE_MISSING' ? code : 'LANBOOT_ENGINE_FAILED',
-          `--iscsi-port: cannot start the iSCSI engine on ${config.listen}:${config.iscsiPort}: ${(error as Error).message}`,
+          missing ? code : 'LANBOOT_ENGINE_FAILED',
+          `${missing ? '' : '--iscsi-port: '}cannot start the iSCSI engine on ${config.listen}:${config.iscsiPort}: ${(error as Error).message}`,
           undefined,
           { cause: error },
         );

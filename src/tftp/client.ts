@@ -3,7 +3,7 @@
 // receiver side: ACK at the end of each window, and on a gap ACK the last in-order block).
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { Opcode, TftpParseError, parsePacket, serializeAck, serializeRequest, type TftpOptionList } from './codec.js';
+import { Opcode, TftpParseError, parsePacket, serializeAck, serializeError, serializeRequest, type TftpOptionList } from './codec.js';
 
 export interface TftpGetOptions {
   host: string;
@@ -125,6 +125,18 @@ export function tftpGet(options: TftpGetOptions): Promise<TftpGetResult> {
       if (packet.opcode === Opcode.OACK) {
         if (dataPackets > 0 || oack) return; // a repeated OACK: our ACK 0 will be resent by the timer
         oack = Object.fromEntries(packet.options);
+        // RFC 2347: an OACK may only carry options the client asked for; RFC 2348/7440: never
+        // a larger blksize or windowsize than asked. Anything else is refused with ERROR 8.
+        const asked = Object.fromEntries(requested);
+        const problem = Object.keys(oack).find((name) => !(name in asked)) ?? (['blksize', 'windowsize'] as const).find((name) => {
+          if (oack![name] === undefined) return false;
+          const granted = Number(oack![name]);
+          return !Number.isInteger(granted) || granted < 1 || granted > Number(asked[name]);
+        });
+        if (problem !== undefined) {
+          socket.send(serializeError(8, `unacceptable option ${problem}`), serverPort, options.host);
+          return finish(new TftpClientError('TFTP_BAD_OACK', `server OACK has unacceptable option "${problem}"`));
+        }
         if (oack.blksize) blockSize = Number(oack.blksize);
         if (oack.windowsize) windowSize = Number(oack.windowsize);
         return ack(0);

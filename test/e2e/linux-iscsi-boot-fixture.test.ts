@@ -61,9 +61,9 @@ test('the boot disk: cached, BIOS-bootable, syslinux + kernel + initramfs, blank
   assert.ok(markerArea.every((b) => b === 0), 'the marker area starts blank');
   assert.equal(await readMarkerFromImage(image), undefined);
 
-  // The FAT file system holds syslinux, its config, the kernel and the initramfs.
+  // The FAT file system holds syslinux (ldlinux.* are hidden+system: mdir -a), its config, the kernel and the initramfs.
   const env = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
-  const dir = await runTool('mdir', ['-b', '-i', `${image}@@1M`, '::'], { env, timeoutMs: 30_000 });
+  const dir = await runTool('mdir', ['-a', '-b', '-i', `${image}@@1M`, '::'], { env, timeoutMs: 30_000 });
   assert.equal(dir.code, 0, describeRun('mdir', dir));
   for (const name of ['LDLINUX.SYS', 'LDLINUX.C32', 'SYSLINUX.CFG', 'VMLINUZ', 'INITRD.GZ']) {
     assert.ok(dir.stdout.toUpperCase().includes(`::/${name}`), `${name} missing:\n${dir.stdout}`);

@@ -89,7 +89,8 @@ test('a diskless Linux boots from its iSCSI disk via iPXE + iBFT; persistent kee
       workDir: path.join(work, label),
       timeoutMs: BOOT_TIMEOUT_MS,
     });
-    t.diagnostic(`${label}: ${result.durationMs} ms, qemu exit ${result.exitCode ?? result.signal}`);
+    const steps = Object.entries(result.milestones).map(([step, ms]) => `${step}@${(ms / 1000).toFixed(1)}s`);
+    t.diagnostic(`${label}: ${result.durationMs} ms, qemu exit ${result.exitCode ?? result.signal}; ${steps.join(' ')}`);
     const report = parseSerialLog(result.serial);
     const context = `${label}: ${result.timedOut ? 'TIMED OUT, ' : ''}stages=[${report.stages.join(',')}]${report.error ? ` error=${report.error}` : ''}\n--- serial tail\n${result.serial.split('\n').slice(-40).join('\n')}\n--- ${target.describe()}`;
     assert.equal(result.timedOut, false, context);

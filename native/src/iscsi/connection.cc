@@ -213,7 +213,10 @@ bool Connection::fullFeaturePhase() {
     if (session_->discovery && pdu.header.opcode != Opcode::kTextRequest &&
         pdu.header.opcode != Opcode::kLogoutRequest && pdu.header.opcode != Opcode::kNopOut) {
       // 4.3 / 11.17.1: a discovery session carries only Text, Logout and NOP.
-      ok = sendReject(kRejectProtocolError, pdu.rawHeader);
+      if (!sendReject(kRejectProtocolError, pdu.rawHeader)) {
+        endReason_ = "send failed";
+        return false;
+      }
       continue;
     }
     switch (pdu.header.opcode) {
