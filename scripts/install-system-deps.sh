@@ -15,6 +15,8 @@ packages=(
   # diskless-Linux boot disk for the VM tests (test/fixtures/linux-disk): syslinux + mtools
   # make the BIOS-bootable FAT disk without loop devices; the e1000 iPXE ROM qemu loads
   syslinux syslinux-common mtools ipxe-qemu xz-utils
+  # ... and the host libraries open-iscsi's iscsistart needs, copied into its initramfs
+  libssl3 libkmod2
   # misc tools used by tests and benchmarks
   procps psmisc util-linux e2fsprogs cpio
 )

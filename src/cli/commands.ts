@@ -12,6 +12,7 @@ import { BLOCK_SIZE } from '../storage/image-store.js';
 import { lanbootVersion } from '../system/version.js';
 import type { ImageView, StatusView } from '../web/app.js';
 import type { SeatDetails, SeatSummary } from '../iscsi/seat-manager.js';
+import { normalizeEnrollCode } from '../boot/enroll-code.js';
 import { ApiClient } from './api-client.js';
 import { formatBytes, formatProgress, formatTable } from './format.js';
 
@@ -35,6 +36,10 @@ export const USAGE = `usage: lanboot <command> [options]   (every command takes 
   client show SEAT [--json]
   client reset SEAT [--json]
   client remove SEAT [--json]
+  waiting [--json]
+  enroll CODE --name SEAT --image NAME [--mode fresh|persistent] [--json]
+  boot events [MAC] [--json]
+  dhcp status|detect|leases [--json]
 
 See docs/cli.md.`;
 
@@ -232,12 +237,124 @@ async function clientRemove(args: string[], io: CliIo): Promise<void> {
   io.stdout.write(`seat ${result.removed} removed\n`);
 }
 
+// ---- network boot (issue 3): PCs waiting to be enrolled, enrollment, boot timeline, DHCP
+
+interface WaitingPcView {
+  mac: string;
+  code: string;
+  arch: number | null;
+  vendorClass: string | null;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+interface BootEventView {
+  mac: string;
+  arch: number | null;
+  vendorClass: string | null;
+  step: string;
+  detail: string;
+  firstAt: string;
+  lastAt: string;
+  count: number;
+}
+
+/** RFC 4578 section 2.1 architecture numbers people meet on a LAN. */
+function archName(arch: number | null): string {
+  switch (arch) {
+    case null:
+      return '-';
+    case 0:
+      return 'BIOS';
+    case 6:
+      return 'UEFI ia32';
+    case 7:
+    case 9:
+      return 'UEFI x64';
+    case 16:
+      return 'UEFI x64 HTTP';
+    case 11:
+      return 'UEFI arm64';
+    default:
+      return `arch ${arch}`;
+  }
+}
+
+async function waiting(args: string[], io: CliIo): Promise<void> {
+  const { values } = parse('waiting', args, COMMON, { min: 0, max: 0, names: '' });
+  const pcs = await clientFor(values, io).call<WaitingPcView[]>('GET', '/api/v1/waiting');
+  if (values.json) return printJson(io, pcs);
+  if (pcs.length === 0) {
+    io.stdout.write('no PCs waiting (an unknown PC that network-boots shows up here with the code on its screen)\n');
+    return;
+  }
+  const rows = pcs.map((pc) => [pc.code, pc.mac, archName(pc.arch), pc.vendorClass ?? '-', pc.firstSeen, pc.lastSeen]);
+  io.stdout.write(`${formatTable(['CODE', 'MAC', 'ARCH', 'VENDOR CLASS', 'FIRST SEEN', 'LAST SEEN'], rows)}\n`);
+}
+
+async function enroll(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals } = parse(
+    'enroll',
+    args,
+    { ...COMMON, name: { type: 'string' }, image: { type: 'string' }, mode: { type: 'string' } },
+    { min: 1, max: 1, names: 'CODE' },
+  );
+  const code = normalizeEnrollCode(positionals[0], 'CODE');
+  const name = validateName(requireFlag('enroll', values.name, '--name'), 'seat', '--name');
+  const image = validateName(requireFlag('enroll', values.image, '--image'), 'image', '--image');
+  const mode = values.mode === undefined ? undefined : validateMode(values.mode, '--mode');
+  const seat = await clientFor(values, io).call<SeatDetails>('POST', '/api/v1/enroll', { json: { code, name, image, mode } });
+  if (values.json) return printJson(io, seat);
+  io.stdout.write(`PC ${seat.mac} enrolled as seat ${seat.name} (${seat.image} v${seat.version}, ${seat.mode}); it boots at its next poll\n`);
+}
+
+async function bootEvents(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals } = parse('boot events', args, COMMON, { min: 0, max: 1, names: 'MAC' });
+  const mac = positionals[0] === undefined ? undefined : normalizeMac(positionals[0], 'MAC');
+  const events = await clientFor(values, io).call<BootEventView[]>('GET', `/api/v1/boot-events${mac ? `?mac=${encodeURIComponent(mac)}` : ''}`);
+  if (values.json) return printJson(io, events);
+  if (events.length === 0) {
+    io.stdout.write(`no boot steps recorded${mac ? ` for ${mac}` : ''}\n`);
+    return;
+  }
+  const rows = events.map((e) => [e.lastAt, e.mac, archName(e.arch), e.step, e.count > 1 ? `${e.detail} (x${e.count})` : e.detail]);
+  io.stdout.write(`${formatTable(['TIME', 'MAC', 'ARCH', 'STEP', 'DETAIL'], rows)}\n`);
+}
+
+async function dhcpStatus(args: string[], io: CliIo): Promise<void> {
+  const { values } = parse('dhcp status', args, COMMON, { min: 0, max: 0, names: '' });
+  printJson(io, await clientFor(values, io).call<unknown>('GET', '/api/v1/dhcp'));
+}
+
+async function dhcpDetect(args: string[], io: CliIo): Promise<void> {
+  const { values } = parse('dhcp detect', args, COMMON, { min: 0, max: 0, names: '' });
+  const found = await clientFor(values, io).call<{ at: string; servers: { serverId?: string; pxe?: boolean; [key: string]: unknown }[] }>(
+    'POST',
+    '/api/v1/dhcp/detect',
+  );
+  if (values.json) return printJson(io, found);
+  if (found.servers.length === 0) {
+    io.stdout.write('no other DHCP server or proxy answered\n');
+    return;
+  }
+  for (const server of found.servers) io.stdout.write(`${JSON.stringify(server)}\n`);
+}
+
+async function dhcpLeases(args: string[], io: CliIo): Promise<void> {
+  const { values } = parse('dhcp leases', args, COMMON, { min: 0, max: 0, names: '' });
+  printJson(io, await clientFor(values, io).call<unknown>('GET', '/api/v1/dhcp/leases'));
+}
+
 type Handler = (args: string[], io: CliIo) => Promise<void>;
 
 const COMMANDS: Record<string, Handler | Record<string, Handler>> = {
   status,
   image: { import: imageImport, list: imageList },
   client: { add: clientAdd, list: clientList, show: clientShow, reset: clientReset, remove: clientRemove },
+  waiting,
+  enroll,
+  boot: { events: bootEvents },
+  dhcp: { status: dhcpStatus, detect: dhcpDetect, leases: dhcpLeases },
 };
 
 /** Runs one CLI invocation; returns the exit code. */

@@ -1,19 +1,62 @@
 // The services `lanboot serve` runs next to the iSCSI engine. DHCP (src/dhcp), TFTP
-// (src/tftp), the boot-script endpoints and the web UI plug in here as SupervisorService
+// (src/tftp) and the boot-script endpoints (src/boot) plug in here as SupervisorService
 // objects (see service.ts): mount() adds HTTP routes before the listeners start, start()
 // gets the bound ports and the box's advertised address, stop() runs in reverse order
 // before the engine and the database close.
 import type { Logger } from 'pino';
-import type { LanbootConfig } from '../config/config.js';
+import { parsePort, type LanbootConfig } from '../config/config.js';
+import { LanbootError } from '../log/errors.js';
+import { DhcpService } from '../dhcp/service.js';
+import { BootService } from '../boot/service.js';
+import { TftpBootService } from '../boot/tftp-service.js';
 import type { SupervisorService } from './service.js';
 
-export function buildServices(config: LanbootConfig, logger: Logger): SupervisorService[] {
+/** Settings of the network-boot services that LanbootConfig does not carry (yet): read from
+ *  the environment. `--tftp-port` / `--dhcp-force` flags belong in config.ts (asked for). */
+export interface NetworkBootSettings {
+  /** undefined = no TFTP server. */
+  tftpPort: number | undefined;
+  dhcpForce: boolean;
+}
+
+/** Well-known TFTP port (RFC 1350); without root a free high port is the default. */
+export const TFTP_PORT_ROOT = 69;
+export const TFTP_PORT_UNPRIVILEGED = 6969;
+
+export function networkBootSettings(config: LanbootConfig, env: NodeJS.ProcessEnv, isRoot: boolean): NetworkBootSettings {
+  const extra = config as LanbootConfig & { tftpPort?: number; dhcpForce?: boolean };
+  let tftpPort: number | undefined = extra.tftpPort;
+  const envPort = env['LANBOOT_TFTP_PORT'];
+  if (tftpPort === undefined && envPort !== undefined && envPort !== '') tftpPort = parsePort({ value: envPort, label: 'LANBOOT_TFTP_PORT' });
+  // PXE firmware fetches iPXE over TFTP only when lanboot answers its DHCP: with an interface
+  // (DHCP on), TFTP runs by default.
+  if (tftpPort === undefined && config.interface !== undefined && config.dhcp !== 'off') tftpPort = isRoot ? TFTP_PORT_ROOT : TFTP_PORT_UNPRIVILEGED;
+  let dhcpForce = extra.dhcpForce ?? false;
+  const envForce = env['LANBOOT_DHCP_FORCE'];
+  if (envForce !== undefined && envForce !== '') {
+    if (envForce !== '1' && envForce !== '0' && envForce !== 'true' && envForce !== 'false') {
+      throw new LanbootError('LANBOOT_CONFIG_INVALID', `LANBOOT_DHCP_FORCE: expected 1 or 0, got '${envForce.slice(0, 20)}'`);
+    }
+    dhcpForce = envForce === '1' || envForce === 'true';
+  }
+  return { tftpPort, dhcpForce };
+}
+
+export function buildServices(config: LanbootConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env): SupervisorService[] {
+  const settings = networkBootSettings(config, env, typeof process.getuid === 'function' && process.getuid() === 0);
   const services: SupervisorService[] = [];
-  // Issue 3 adds here, for example:
-  //   if (config.dhcp !== 'off') services.push(dhcpService(config, logger));  // name 'dhcp'
-  //   services.push(tftpService(config, logger), bootScriptService(config, logger));
-  // While no service is named 'dhcp', the supervisor logs that DHCP is not started.
-  void config;
-  void logger;
+  const boot = new BootService();
+  if (config.dhcp !== 'off' && config.interface !== undefined) {
+    const dhcp = new DhcpService({ force: settings.dhcpForce });
+    dhcp.events.on('pxe-request', (event) => boot.recordDhcpStep(event));
+    services.push(dhcp);
+  }
+  if (settings.tftpPort !== undefined) {
+    const tftp = new TftpBootService({ port: settings.tftpPort });
+    tftp.events.on('transfer', (event) => boot.recordTftpTransfer(event));
+    services.push(tftp);
+  }
+  services.push(boot);
+  logger.debug({ services: services.map((s) => s.name), tftpPort: settings.tftpPort, dhcpForce: settings.dhcpForce }, 'network boot services');
   return services;
 }

@@ -134,8 +134,10 @@ export function tftpGet(options: TftpGetOptions): Promise<TftpGetResult> {
           return !Number.isInteger(granted) || granted < 1 || granted > Number(asked[name]);
         });
         if (problem !== undefined) {
-          socket.send(serializeError(8, `unacceptable option ${problem}`), serverPort, options.host);
-          return finish(new TftpClientError('TFTP_BAD_OACK', `server OACK has unacceptable option "${problem}"`));
+          const failure = new TftpClientError('TFTP_BAD_OACK', `server OACK has unacceptable option "${problem}"`);
+          if (timer) clearTimeout(timer);
+          socket.send(serializeError(8, `unacceptable option ${problem}`), serverPort, options.host, () => finish(failure));
+          return;
         }
         if (oack.blksize) blockSize = Number(oack.blksize);
         if (oack.windowsize) windowSize = Number(oack.windowsize);

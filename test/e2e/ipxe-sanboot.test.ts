@@ -38,7 +38,6 @@ test('the boot-sector fixture prints its marker when booted from a local disk', 
 });
 
 test('iPXE sanboot in qemu runs the MBR code of a lanboot disk', { timeout: BOOT_TIMEOUT_MS + 120_000 }, async (t) => {
-  assert.ok(fs.existsSync(IPXE_LKRN), `${IPXE_LKRN} is missing (Debian package ipxe)`);
   const work = await tempDir(t);
   // The marker is unique to this run, so only this disk's boot sector can produce it.
   const { disk, marker } = await bootableSeat(t, work);
@@ -66,6 +65,7 @@ test('iPXE with a wrong CHAP secret is refused and never runs the disk\'s code',
 
 /** Boots ipxe.lkrn in qemu with a script that sanboots `disk` with the given CHAP secret. */
 async function bootIpxe(t: Cleanup, work: string, disk: IscsiDisk, chap: Chap): Promise<Vm> {
+  assert.ok(fs.existsSync(IPXE_LKRN), `${IPXE_LKRN} is missing (Debian package ipxe)`);
   // iPXE settings: initiator-iqn, username/password = one-way CHAP (iPXE docs, "iscsi").
   const script = [
     '#!ipxe',

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import path from 'node:path';
 import { test } from 'node:test';
 import { startDiskServer } from '../helpers/disk-server.js';
 import { diskFromSeat } from '../helpers/iscsi-disk.js';

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { addSeat, importImage, parsePortal, startLanboot } from '../helpers/supervisor.js';
 import { tempDir, type Cleanup } from '../helpers/tools.js';
 import { startTgtHost, type TargetHost } from '../helpers/engine-host.js';
-import { IscsiSession, expectGood, WireError } from '../helpers/iscsi-wire.js';
+import { Cdb, IscsiSession, expectGood, WireError } from '../helpers/iscsi-wire.js';
 
 const BLOCK = 512;
 const DISK_BYTES = 32 * 1024 * 1024;
@@ -85,7 +85,11 @@ function prng(seed: number): () => number {
   };
 }
 
-type KillPoint = { kind: 'after-sync-acks'; count: number } | { kind: 'after-ms'; ms: number } | { kind: 'after-writes-sent'; count: number };
+/**
+ * When the supervisor is killed. 'ms-after-first-durable' counts from the first write
+ * acknowledged as durable, so a slow, loaded machine still has something to check.
+ */
+type KillPoint = { kind: 'after-sync-acks'; count: number } | { kind: 'ms-after-first-durable'; ms: number } | { kind: 'after-writes-sent'; count: number };
 
 interface Round {
   seed: number;
@@ -102,8 +106,8 @@ interface Round {
 const ROUNDS: Round[] = [
   // Right after the first SYNCHRONIZE CACHE is acknowledged, with writes still in flight.
   { seed: 11, kill: { kind: 'after-sync-acks', count: 1 }, fuaShare: 0.2, syncEvery: 6, initiator: 'open-iscsi' },
-  // Mid-load, by time.
-  { seed: 22, kill: { kind: 'after-ms', ms: 250 }, fuaShare: 0.3, syncEvery: 8, initiator: 'r2t-only' },
+  // Mid-load, by time (250 ms after the first durable acknowledgement).
+  { seed: 22, kill: { kind: 'ms-after-first-durable', ms: 250 }, fuaShare: 0.3, syncEvery: 8, initiator: 'r2t-only' },
   // During a burst of FUA writes.
   { seed: 33, kill: { kind: 'after-writes-sent', count: 150 }, fuaShare: 0.9, syncEvery: 20, initiator: 'open-iscsi', killDuringRecovery: true },
   // Plain writes only, synchronized rarely, killed late.
@@ -152,7 +156,9 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
         if (killTimer) clearTimeout(killTimer);
         void target.kill9().then(resolveKill, resolveKill);
       };
-      if (round.kill.kind === 'after-ms') killTimer = setTimeout(kill, round.kill.ms);
+      const durableAcked = (): void => {
+        if (round.kill.kind === 'ms-after-first-durable' && killTimer === undefined && !killed) killTimer = setTimeout(kill, round.kill.ms);
+      };
 
       /** Acknowledged plain writes not yet covered by a SYNCHRONIZE CACHE that was sent. */
       let unsynced: WriteRecord[] = [];
@@ -176,8 +182,10 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
         const result = useWrite16 ? await session.write16(BigInt(lba), data, { fua: record.fua }) : await session.write10(lba, data, { fua: record.fua });
         expectGood(result, `write #${record.id} at LBA ${lba}+${blocks}`);
         record.state = 'acked';
-        if (record.fua) record.durable = true;
-        else {
+        if (record.fua) {
+          record.durable = true;
+          durableAcked();
+        } else {
           unsynced.push(record);
           plainSinceSync++;
         }
@@ -187,8 +195,11 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
         const covered = unsynced;
         unsynced = [];
         plainSinceSync = 0;
-        expectGood(await session.synchronizeCache(), 'SYNCHRONIZE CACHE');
+        // SYNCHRONIZE CACHE (10) and (16), whole disk (SBC-4 5.24, 5.25).
+        const sync16 = random() < 0.5;
+        expectGood(sync16 ? await session.scsi(Cdb.synchronizeCache16()) : await session.synchronizeCache(), `SYNCHRONIZE CACHE(${sync16 ? 16 : 10})`);
         for (const r of covered) r.durable = true;
+        if (covered.length > 0) durableAcked();
         syncAcks++;
         if (round.kill.kind === 'after-sync-acks' && syncAcks >= round.kill.count) kill();
       };

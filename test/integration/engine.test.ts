@@ -15,6 +15,7 @@ import { loadNative, type EngineEvent, type IscsiEngine, type TargetConfig } fro
 import { makeGoldenImage, sha256File, type GoldenImage } from '../helpers/images.js';
 import { qemuIo, readWholeDisk, goldenContent, assertSameDisk } from '../helpers/qemu-block.js';
 import type { IscsiDisk } from '../helpers/iscsi-disk.js';
+import { IscsiSession, Cdb } from '../helpers/iscsi-wire.js';
 import { describeRun, killTree, requireTools, runTool, spawnTracked, waitExit, waitFor } from '../helpers/tools.js';
 
 const PC1 = 'iqn.2026-01.test.engine:pc1';
@@ -187,6 +188,33 @@ describe('native iSCSI engine', () => {
     engine.resetDisk(OPEN_SEAT);
     assert.equal(engine.deltaBytes(OPEN_SEAT), 0);
     assertSameDisk(await readWholeDisk(disk, dir), goldenContent(golden), 'disk after reset');
+  });
+
+  test('the same initiator name and ISID reinstates the session (RFC 7143 6.3.5); another ISID does not', async (t) => {
+    const isid = Buffer.from([0x80, 0x4c, 0x42, 0x00, 0x00, 0x01]);
+    const open = (id: Buffer) => IscsiSession.open({ host: '127.0.0.1', port, initiatorIqn: PC2, targetIqn: SPARE_SEAT, isid: id });
+    const first = await open(isid);
+    t.after(() => first.connection.destroy());
+    await first.clearUnitAttention();
+    const start = events.length;
+    const second = await open(isid);
+    t.after(() => second.connection.destroy());
+    assert.notEqual(second.tsih, first.tsih);
+    const logout = await waitEvent('the reinstated session to log out', (e) => e.type === 'logout' && e.tsih === first.tsih, start);
+    assert.equal(logout.type === 'logout' && logout.reason, 'session reinstated');
+    await Promise.race([first.connection.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('old connection still open')), 5000))]);
+    await second.clearUnitAttention();
+
+    const third = await open(Buffer.from([0x80, 0x4c, 0x42, 0x00, 0x00, 0x02]));
+    t.after(() => third.connection.destroy());
+    await third.clearUnitAttention();
+    const live = engine.sessions().filter((s) => s.targetIqn === SPARE_SEAT).map((s) => s.tsih);
+    assert.deepEqual(live.sort(), [second.tsih, third.tsih].sort());
+    const read = await second.scsi(Cdb.read10(0, 8), { readLength: 8 * 512 });
+    assert.equal(read.status, 0);
+    assert.equal(read.data.length, 8 * 512);
+    assert.equal(await second.logout(), 0);
+    assert.equal(await third.logout(), 0);
   });
 
   test('errors thrown to JS carry a code', () => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Opcode, TftpErrorCode, parsePacket, serializeAck, serializeError, serializeRequest, type TftpPacket } from '../../src/tftp/codec.js';
 import { TftpServer, type TftpTransferEvent } from '../../src/tftp/server.js';
-import { tftpGet } from '../../src/tftp/client.js';
+import { TftpClientError, tftpGet } from '../../src/tftp/client.js';
 import { pino } from 'pino';
 
 const HOST = '127.0.0.1';
@@ -522,4 +522,30 @@ test('logs are pino JSON with the client in context, and garbage cannot flood th
   assert.ok(malformed.every((record) => record.code === 'TFTP_UNTERMINATED_STRING' && record.client?.address === HOST));
   const done = records.find((record) => record.msg === 'TFTP transfer done');
   assert.ok(done && done.client?.address === HOST && done.result === 'ok');
+});
+
+test('the codec client refuses an OACK with options it did not ask for or larger than asked (RFC 2347/2348)', async () => {
+  const fakeServer = await openPeer();
+  try {
+    const serverPort = fakeServer.socket.address().port;
+    const cases: Array<[string, string, string]> = [
+      ['blksize', '9000', 'blksize'],
+      ['multicast', '1', 'multicast'],
+    ];
+    for (const [name, value, expected] of cases) {
+      fakeServer.received.length = 0;
+      const pending = tftpGet({ host: HOST, port: serverPort, filename: 'x', options: [['blksize', '1468']], timeoutMs: 500 });
+      await fakeServer.waitFor(1, 1000);
+      const request = fakeServer.received[0]!;
+      assert.equal(request.packet?.opcode, Opcode.RRQ);
+      // Answer from the fake server's socket, to the client's port.
+      await send(fakeServer.socket, Buffer.from(`\x00\x06${name}\x00${value}\x00`, 'latin1'), request.fromPort);
+      await assert.rejects(pending, (error: unknown) => error instanceof TftpClientError && error.code === 'TFTP_BAD_OACK' && error.message.includes(expected));
+      await fakeServer.waitFor(2, 1000);
+      const refusal = fakeServer.received.find((received) => received.packet?.opcode === Opcode.ERROR)?.packet;
+      assert.ok(refusal && refusal.opcode === Opcode.ERROR && refusal.errorCode === 8, 'the client told the server why');
+    }
+  } finally {
+    closePeer(fakeServer.socket);
+  }
 });

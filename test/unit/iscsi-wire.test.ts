@@ -15,6 +15,7 @@ import {
   decodeChapBinary,
   decodePdu,
   decodeTextKeys,
+  encodeLun,
   encodePdu,
   encodeTextKeys,
   parseDataIn,
@@ -117,6 +118,12 @@ describe('request builders', () => {
     assert.deepEqual(Cdb.read16(0x0102030405060708n, 0x10, false), hex('88 00 01 02 03 04 05 06 07 08 00 00 00 10 00 00'));
     assert.deepEqual(Cdb.synchronizeCache10(), hex('35 00 00 00 00 00 00 00 00 00'));
     assert.deepEqual(Cdb.readCapacity16(32), hex('9e 10 00 00 00 00 00 00 00 00 00 00 00 20 00 00'));
+  });
+
+  it('encodes LUN 0, 1 and 300 (SAM-5 4.7: peripheral and flat addressing)', () => {
+    assert.deepEqual(encodeLun(0), hex('00 00 00 00 00 00 00 00'));
+    assert.deepEqual(encodeLun(1), hex('00 01 00 00 00 00 00 00'));
+    assert.deepEqual(encodeLun(300), hex('41 2c 00 00 00 00 00 00'));
   });
 
   it('lays out a Data-Out (RFC 7143 11.7)', () => {

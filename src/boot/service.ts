@@ -1,0 +1,284 @@
+// HTTP boot as a supervisor service (issue 3): the boot-script and iPXE-binary routes on the
+// LAN HTTP port, the waiting list and enrollment on the local API, and the boot-event
+// recorder the DHCP and TFTP services feed.
+//
+// LAN-facing (anyone on the LAN, unauthenticated; see docs/security.md):
+//   GET /boot.ipxe              no MAC: a two-line script that asks again with iPXE's MAC
+//   GET /boot.ipxe?mac=MAC      a seat's sanboot script (fresh CHAP secret per fetch) or the
+//                               enrollment script; a malformed MAC gets 400
+//   GET /ipxe/<name>            the iPXE binaries of Debian's ipxe package (fixed allow-list),
+//                               for UEFI HTTP boot
+// Local API (DATA/lanboot.sock, the CLI):
+//   GET  /api/v1/waiting                 PCs waiting to be enrolled
+//   GET  /api/v1/boot-events[?mac=MAC]   a PC's boot timeline (or the latest steps of all)
+//   POST /api/v1/enroll {code, name, image, mode}
+import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
+import type { Context, Hono } from 'hono';
+import type { Logger } from 'pino';
+import { normalizeMac, quoteInput, validateMode, validateName } from '../config/names.js';
+import { LanbootError } from '../log/errors.js';
+import { errorFields } from '../log/logger.js';
+import type { SeatManager } from '../iscsi/seat-manager.js';
+import type { MountContext, StartContext, SupervisorService } from '../supervisor/service.js';
+import type { PxeRequestEvent } from '../dhcp/events.js';
+import type { TftpTransferEvent } from '../tftp/server.js';
+import { DEBIAN_IPXE_BOOT_FILES, fileMapProvider } from '../tftp/boot-files.js';
+import { BootStore, type BootEventInput } from './boot-store.js';
+import { normalizeEnrollCode } from './enroll-code.js';
+import { enrollmentScript, macProbeScript, sanBootScript } from './ipxe-script.js';
+import { macForAddress } from './neighbors.js';
+
+/** Seconds between an unknown PC's polls of its boot script. */
+export const ENROLL_POLL_SECONDS = 3;
+
+/** What UEFI HTTP boot may fetch under /ipxe/ (boot-policy.ts hands out these URLs). */
+export const HTTP_IPXE_FILES: Readonly<Record<string, string>> = DEBIAN_IPXE_BOOT_FILES;
+
+export interface BootServiceOptions {
+  /** name -> absolute path of the binaries served under /ipxe/ (tests point it elsewhere). */
+  ipxeFiles?: Readonly<Record<string, string>>;
+  /** IP -> MAC for TFTP/HTTP steps; default: the kernel's ARP table. */
+  macForAddress?: (address: string) => string | undefined;
+  /** Seconds between enrollment polls. */
+  pollSeconds?: number;
+}
+
+const SCRIPT_HEADERS = {
+  'content-type': 'text/plain; charset=utf-8',
+  // A boot script holds a one-boot CHAP secret: never cached anywhere.
+  'cache-control': 'no-store',
+} as const;
+
+function plainError(c: Context, status: 400 | 404 | 500, message: string): Response {
+  return c.text(`${message}\n`, status, { 'cache-control': 'no-store' });
+}
+
+/** The local IPv4 address a request arrived on: the address the PC reaches the box at. */
+function localAddressOf(c: Context): string | undefined {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  let address = incoming?.socket?.localAddress;
+  if (!address) return undefined;
+  if (address.startsWith('::ffff:')) address = address.slice(7);
+  return net.isIPv4(address) ? address : undefined;
+}
+
+function remoteAddressOf(c: Context): string | undefined {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const address = incoming?.socket?.remoteAddress;
+  return address?.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function hostPort(host: string, port: number): string {
+  return port === 80 ? host : `${host}:${port}`;
+}
+
+export class BootService implements SupervisorService {
+  readonly name = 'boot';
+  private store: BootStore | undefined;
+  private seats: SeatManager | undefined;
+  private log: Logger | undefined;
+  private iscsiPort = 0;
+  private httpPort = 0;
+  private advertisedHost = '127.0.0.1';
+  private started = false;
+  private scriptsServed = 0;
+  private readonly ipxeFiles: ReturnType<typeof fileMapProvider>;
+  private readonly ipxeFileNames: ReadonlySet<string>;
+  private readonly lookupMac: (address: string) => string | undefined;
+  private readonly pollSeconds: number;
+
+  constructor(options: BootServiceOptions = {}) {
+    const files = options.ipxeFiles ?? HTTP_IPXE_FILES;
+    this.ipxeFiles = fileMapProvider(files);
+    this.ipxeFileNames = new Set(Object.keys(files));
+    this.lookupMac = options.macForAddress ?? ((address) => macForAddress(address));
+    this.pollSeconds = options.pollSeconds ?? ENROLL_POLL_SECONDS;
+  }
+
+  mount(ctx: MountContext): void {
+    this.store = new BootStore(ctx.db);
+    this.seats = ctx.seats;
+    this.log = ctx.logger.child({ component: 'boot' });
+    this.mountLan(ctx.httpApp);
+    this.mountLocal(ctx.localApi);
+  }
+
+  start(ctx: StartContext): void {
+    this.iscsiPort = ctx.iscsiPort;
+    this.httpPort = ctx.httpPort;
+    this.advertisedHost = ctx.advertisedHost;
+    this.started = true;
+  }
+
+  stop(): void {
+    this.started = false;
+  }
+
+  status(): unknown {
+    return { started: this.started, scriptsServed: this.scriptsServed, waiting: this.store?.listWaiting().length ?? 0 };
+  }
+
+  /** Records a step; never throws (a full disk must not break a boot). */
+  record(input: BootEventInput): void {
+    if (!this.store) return;
+    try {
+      this.store.record(input);
+    } catch (error) {
+      this.log?.warn({ mac: input.mac, step: input.step, ...errorFields(error) }, 'cannot record a boot step');
+    }
+  }
+
+  /** From the DHCP service's 'pxe-request' events. */
+  recordDhcpStep(event: PxeRequestEvent): void {
+    let mac: string;
+    try {
+      mac = normalizeMac(event.mac, 'mac');
+    } catch {
+      return;
+    }
+    this.record({
+      mac,
+      arch: event.arch >= 0 ? event.arch : null,
+      vendorClass: event.vendorClass || null,
+      step: event.step,
+      detail: `${event.stage}: boot file ${event.bootFile}${event.userClass ? ` (user class ${event.userClass})` : ''} on ${event.interfaceName}`,
+      time: event.time,
+    });
+  }
+
+  /** From the TFTP service's 'transfer' events; the MAC comes from the neighbor table. */
+  recordTftpTransfer(event: TftpTransferEvent): void {
+    const mac = this.lookupMac(event.client.address);
+    if (!mac) {
+      this.log?.debug({ client: event.client, file: event.file }, 'TFTP transfer from an address with no known MAC: not in the boot timeline');
+      return;
+    }
+    const detail =
+      event.result === 'ok'
+        ? `${event.file}: ${event.bytes} bytes in ${event.durationMs} ms (blksize ${event.blockSize}, windowsize ${event.windowSize})`
+        : `${event.file}: ${event.result}${event.errorCode ? ` ${event.errorCode}` : ''}${event.message ? `: ${event.message}` : ''}`;
+    this.record({ mac, step: `tftp-${event.result}`, detail });
+  }
+
+  private baseUrl(server: string): string {
+    return `http://${hostPort(server, this.httpPort)}`;
+  }
+
+  private mountLan(app: Hono): void {
+    app.get('/boot.ipxe', (c) => {
+      const server = localAddressOf(c) ?? this.advertisedHost;
+      const scriptUrl = `${this.baseUrl(server)}/boot.ipxe`;
+      const macParam = c.req.query('mac');
+      if (macParam === undefined) return c.text(macProbeScript(scriptUrl), 200, SCRIPT_HEADERS);
+      let mac: string;
+      try {
+        mac = normalizeMac(macParam, 'mac');
+      } catch (error) {
+        return plainError(c, 400, (error as Error).message);
+      }
+      const log = this.log!.child({ mac, client: remoteAddressOf(c) });
+      const seat = this.seats!.findByMac(mac);
+      if (seat) {
+        let prepared;
+        try {
+          prepared = this.seats!.prepareForBoot(seat.name);
+        } catch (error) {
+          log.error({ seat: seat.name, ...errorFields(error) }, 'cannot prepare the seat for boot');
+          this.record({ mac, step: 'http-script', detail: `seat ${seat.name}: preparing the disk failed` });
+          // Nothing about the failure goes to the LAN; the PC's iPXE retries on its own.
+          return plainError(c, 500, 'lanboot: the disk is not ready; see the supervisor log');
+        }
+        const initiatorIqn = prepared.initiatorIqns[0];
+        if (initiatorIqn === undefined) {
+          log.error({ seat: seat.name }, 'seat has no initiator IQN to boot with');
+          return plainError(c, 500, 'lanboot: the disk is not ready; see the supervisor log');
+        }
+        const script = sanBootScript({
+          seatName: prepared.name,
+          mode: prepared.mode,
+          server,
+          iscsiPort: this.iscsiPort,
+          lun: prepared.lun,
+          targetIqn: prepared.targetIqn,
+          initiatorIqn,
+          chap: prepared.chap,
+          mutualChap: prepared.mutualChap,
+          retryUrl: `${scriptUrl}?mac=${mac.replaceAll(':', '-')}`,
+        });
+        this.scriptsServed++;
+        this.record({ mac, step: 'http-script', detail: `sanboot: seat ${prepared.name} (${prepared.mode}) from ${server}:${this.iscsiPort}` });
+        log.info({ seat: prepared.name, targetIqn: prepared.targetIqn, mode: prepared.mode }, 'boot script served');
+        return c.text(script, 200, SCRIPT_HEADERS);
+      }
+      const waiting = this.store!.touchWaiting(mac);
+      if (waiting.firstSeen === waiting.lastSeen) log.info({ code: waiting.code }, 'unknown PC is waiting to be enrolled');
+      this.record({ mac, step: 'http-script', detail: `enrollment: waiting with code ${waiting.code}` });
+      this.scriptsServed++;
+      const script = enrollmentScript({
+        code: waiting.code,
+        mac,
+        boxUrl: `${this.baseUrl(server)}/`,
+        pollUrlBase: scriptUrl,
+        pollSeconds: this.pollSeconds,
+      });
+      return c.text(script, 200, SCRIPT_HEADERS);
+    });
+
+    app.get('/ipxe/:name', async (c) => {
+      const name = c.req.param('name');
+      // Exact names only: the allow-list is the whole namespace (no paths, no traversal).
+      if (!this.ipxeFileNames.has(name)) return plainError(c, 404, `lanboot: no boot file ${quoteInput(name)}`);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await this.ipxeFiles({ filename: name, client: { address: remoteAddressOf(c) ?? '', port: 0 } });
+      } catch (error) {
+        this.log?.error({ file: name, ...errorFields(error) }, 'cannot read an iPXE binary (is the ipxe package installed?)');
+        return plainError(c, 500, 'lanboot: boot file unavailable; see the supervisor log');
+      }
+      if (!bytes) return plainError(c, 404, `lanboot: no boot file ${quoteInput(name)}`);
+      const remote = remoteAddressOf(c);
+      const mac = remote ? this.lookupMac(remote) : undefined;
+      if (mac) this.record({ mac, step: 'http-binary', detail: `${name}: ${bytes.length} bytes` });
+      return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) });
+    });
+  }
+
+  private mountLocal(app: Hono): void {
+    app.get('/api/v1/waiting', (c) => c.json(this.store!.listWaiting()));
+
+    app.get('/api/v1/boot-events', (c) => {
+      const macParam = c.req.query('mac');
+      if (macParam === undefined) return c.json(this.store!.recentEvents());
+      return c.json(this.store!.events(normalizeMac(macParam, 'mac')));
+    });
+
+    app.post('/api/v1/enroll', async (c) => {
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        throw new LanbootError('LANBOOT_INVALID_INPUT', 'request body: expected a JSON object');
+      }
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new LanbootError('LANBOOT_INVALID_INPUT', 'request body: expected a JSON object');
+      const fields = body as Record<string, unknown>;
+      for (const key of Object.keys(fields)) {
+        if (!['code', 'name', 'image', 'mode'].includes(key)) throw new LanbootError('LANBOOT_INVALID_INPUT', `request body: unknown field ${quoteInput(key)}`);
+      }
+      const code = normalizeEnrollCode(fields.code, 'code');
+      const name = validateName(fields.name, 'seat', 'name');
+      const image = validateName(fields.image, 'image', 'image');
+      const mode = fields.mode === undefined || fields.mode === null ? undefined : validateMode(fields.mode, 'mode');
+      const waiting = this.store!.findWaitingByCode(code);
+      if (!waiting) {
+        // 404 here rather than through httpStatusFor: the code is this module's own.
+        return c.json({ error: { code: 'LANBOOT_ENROLL_CODE_NOT_FOUND', message: `no PC is waiting with code ${code} (see \`lanboot waiting\`)` } }, 404);
+      }
+      const seat = this.seats!.add({ name, image, mac: waiting.mac, mode });
+      this.store!.removeWaiting(waiting.mac);
+      this.record({ mac: waiting.mac, step: 'enrolled', detail: `seat ${seat.name} on ${seat.image} v${seat.version} (${seat.mode})` });
+      this.log!.info({ mac: waiting.mac, code, seat: seat.name, image: seat.image, mode: seat.mode }, 'PC enrolled');
+      return c.json(seat, 201);
+    });
+  }
+}

@@ -1,0 +1,76 @@
+// TFTP as a supervisor service: f's TftpServer (src/tftp) serving the iPXE binaries of
+// Debian's ipxe package (undionly.kpxe, snponly.efi, ipxe.efi) and nothing else. Its root is an
+// empty directory of its own (DATA/tftp), so the only files a client can get are the fixed
+// allow-list served through the virtual-file hook.
+import { EventEmitter } from 'node:events';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { StartContext, SupervisorService } from '../supervisor/service.js';
+import { DEBIAN_IPXE_BOOT_FILES, fileMapProvider } from '../tftp/boot-files.js';
+import { TftpServer, type TftpTransferEvent } from '../tftp/server.js';
+
+export interface TftpBootServiceOptions {
+  /** UDP port for requests: 69 on the appliance, 0 (ephemeral) in tests. */
+  port: number;
+  /** Default: the supervisor's --listen address. */
+  host?: string;
+  /** name -> absolute path; default the Debian ipxe binaries. */
+  files?: Readonly<Record<string, string>>;
+}
+
+export interface TftpBootServiceEvents {
+  transfer: [TftpTransferEvent];
+}
+
+export class TftpBootService implements SupervisorService {
+  readonly name = 'tftp';
+  readonly events = new EventEmitter<TftpBootServiceEvents>();
+  private server: TftpServer | undefined;
+  private boundPort: number | undefined;
+  private host: string | undefined;
+  private transfers = { ok: 0, error: 0, refused: 0 };
+
+  constructor(private readonly options: TftpBootServiceOptions) {}
+
+  async start(ctx: StartContext): Promise<void> {
+    const root = path.join(ctx.config.dataDir, 'tftp');
+    await fsp.mkdir(root, { recursive: true, mode: 0o755 });
+    this.host = this.options.host ?? ctx.config.listen;
+    const server = new TftpServer({
+      root,
+      host: this.host,
+      port: this.options.port,
+      virtualFiles: fileMapProvider(this.options.files ?? DEBIAN_IPXE_BOOT_FILES),
+      logger: ctx.logger,
+    });
+    server.on('transfer', (event) => {
+      this.transfers[event.result]++;
+      this.events.emit('transfer', event);
+    });
+    try {
+      await server.start();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied (port 69 needs root)' : (error as Error).message;
+      throw Object.assign(new Error(`TFTP: cannot listen on ${this.host}:${this.options.port}: ${why}`), { code: 'LANBOOT_CONFIG_INVALID' });
+    }
+    this.server = server;
+    this.boundPort = server.address().port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    await server?.stop();
+  }
+
+  status(): unknown {
+    return {
+      running: this.server !== undefined,
+      host: this.host ?? null,
+      port: this.boundPort ?? null,
+      files: Object.keys(this.options.files ?? DEBIAN_IPXE_BOOT_FILES),
+      transfers: { ...this.transfers },
+    };
+  }
+}
