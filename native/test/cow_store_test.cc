@@ -405,6 +405,26 @@ void testQuotaReturnsEnospcWithoutDamage() {
   CHECK_EQ(store->write(64 * kChunk, data.data(), kChunk, false), 0);
 }
 
+void testCompareAndWrite() {
+  TempDir dir;
+  const std::string golden = dir.path + "/golden.img";
+  const auto goldenBytes = randomBytes(16 * kChunk, 31);
+  writeFile(golden, goldenBytes);
+  auto store = openStore(golden, dir.path + "/d");
+  CHECK(store != nullptr);
+  if (!store) return;
+  const auto replacement = randomBytes(512, 32);
+  uint64_t mismatch = 99;
+  CHECK_EQ(store->compareAndWrite(kChunk + 512, goldenBytes.data() + kChunk + 512, replacement.data(), 512, false, &mismatch), 0);
+  CHECK(equalBytes(readAll(*store, kChunk + 512, 512), 0, replacement, 0, 512));
+  std::vector<uint8_t> expected(goldenBytes.begin() + kChunk + 512, goldenBytes.begin() + kChunk + 1024);
+  CHECK_EQ(store->compareAndWrite(kChunk + 512, expected.data(), replacement.data(), 512, false, &mismatch), -EILSEQ);
+  size_t firstDifference = 0;
+  while (firstDifference < 512 && expected[firstDifference] == replacement[firstDifference]) ++firstDifference;
+  CHECK_EQ(mismatch, uint64_t{firstDifference});
+  CHECK_EQ(store->compareAndWrite(16 * kChunk - 256, expected.data(), replacement.data(), 512, false, &mismatch), -EINVAL);
+}
+
 void testDiscardAndWriteZeroes() {
   TempDir dir;
   const std::string golden = dir.path + "/golden.img";
@@ -667,6 +687,7 @@ int main() {
       {"SIGKILL without flush leaves a consistent delta", testKillWithoutFlushIsConsistent},
       {"quota -> -ENOSPC without damage", testQuotaReturnsEnospcWithoutDamage},
       {"discard and write zeroes", testDiscardAndWriteZeroes},
+      {"compare and write", testCompareAndWrite},
       {"blank disk and odd sizes", testBlankDiskAndOddSizes},
       {"golden identity and header validation", testIdentityAndHeaderValidation},
       {"interrupted reset and read-only", testInterruptedResetAndReadOnly},

@@ -462,6 +462,28 @@ void testWriteSameAndUnmap() {
   CHECK(isGood(f.run({0x42, 0, 0, 0, 0, 0, 0, 0, 8, 0}, lying)));
 }
 
+void testCompareAndWrite() {
+  Fixture f;
+  std::vector<uint8_t> current(&f.golden[300 * kBlock], &f.golden[301 * kBlock]);
+  auto replacement = pattern(kBlock, 11);
+  std::vector<uint8_t> both = current;
+  both.insert(both.end(), replacement.begin(), replacement.end());
+  // COMPARE AND WRITE(16), LBA 300, 1 block: matches, so the block is replaced.
+  CHECK(isGood(f.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x2C, 0, 0, 0, 1, 0, 0}, both)));
+  CHECK(f.readBlocks(300, 1) == replacement);
+  // Same request again: the medium no longer matches; MISCOMPARE, nothing written.
+  auto again = f.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x2C, 0, 0, 0, 1, 0, 0}, both);
+  CHECK(hasSense(again, 0x0E, 0x1D, 0x00));
+  if (again.sense.size() >= 18) CHECK_EQ(again.sense[0] & 0x80, 0x80);
+  CHECK(f.readBlocks(300, 1) == replacement);
+  CHECK(hasSense(f.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x2C, 0, 0, 0, 2, 0, 0}, both), 0x05, 0x24, 0x00));  // > max
+  CHECK(hasSense(f.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x00, 0, 0, 0, 1, 0, 0}, both), 0x05, 0x21, 0x00));  // past end
+  CHECK(hasSense(f.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x2C, 0, 0, 0, 1, 0, 0}, current), 0x05, 0x24, 0x00));  // half the data
+  CHECK(isGood(f.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x2C, 0, 0, 0, 0, 0, 0})));  // 0 blocks
+  auto limits = f.run({0x12, 0x01, 0xB0, 0, 0xFF, 0});
+  CHECK(limits.data.size() > 5 && limits.data[5] == 1);
+}
+
 void testSynchronizeCacheAndPrefetch() {
   Fixture f;
   CHECK(isGood(f.run({0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0})));
@@ -568,7 +590,7 @@ void testReportLunsAndOpcodes() {
 
 void testInvalidCommands() {
   Fixture f;
-  for (uint8_t opcode : {0xC0, 0x15, 0x55, 0x5E, 0x5F, 0x89, 0x7F, 0x04, 0xFF}) {
+  for (uint8_t opcode : {0xC0, 0x15, 0x55, 0x5E, 0x5F, 0x7F, 0x04, 0xFF}) {
     auto r = f.run({opcode, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
     CHECK(hasSense(r, 0x05, 0x20, 0x00));
   }
@@ -606,6 +628,7 @@ void testDataOutLengthFromCdb() {
   CHECK_EQ(len({0x0A, 0, 0, 0, 0, 0}), uint64_t{256 * 512});
   CHECK_EQ(len({0x8A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0}), uint64_t{65536} * 512);
   CHECK_EQ(len({0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0}), uint64_t{24});
+  CHECK_EQ(len({0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0}), uint64_t{1024});
   CHECK_EQ(len({0x93, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0}), uint64_t{0});  // NDOB
   CHECK_EQ(len({0x41, 0, 0, 0, 0, 0, 0, 0, 8, 0}), uint64_t{512});
   CHECK_EQ(len({0x2F, 0x02, 0, 0, 0, 0, 0, 0, 3, 0}), uint64_t{1536});
@@ -631,6 +654,7 @@ int main() {
       {"write protect and quota sense", testWriteProtectAndQuota},
       {"VERIFY BYTCHK 0/1/3 and MISCOMPARE", testVerify},
       {"WRITE SAME and UNMAP", testWriteSameAndUnmap},
+      {"COMPARE AND WRITE", testCompareAndWrite},
       {"SYNCHRONIZE CACHE and PRE-FETCH", testSynchronizeCacheAndPrefetch},
       {"MODE SENSE 6/10", testModeSense},
       {"REPORT LUNS, REPORT SUPPORTED OPERATION CODES, READ DEFECT DATA", testReportLunsAndOpcodes},

@@ -26,7 +26,7 @@ export function generateEnrollCode(randomInt: (n: number) => number = crypto.ran
  *  Returns the canonical code or throws LANBOOT_INVALID_INPUT. */
 export function normalizeEnrollCode(value: unknown, setting = 'CODE'): string {
   if (typeof value === 'string' && value.length <= 32) {
-    const code = value.toUpperCase().replace(/[\s-]/g, '');
+    const code = value.trim().toUpperCase().replace(/[ -]/g, '');
     if (code.length === ENROLL_CODE_LENGTH && [...code].every((c) => ENROLL_CODE_ALPHABET.includes(c))) return code;
   }
   throw new LanbootError(

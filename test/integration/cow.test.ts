@@ -98,3 +98,44 @@ test('two seats on one golden image see their own writes only; reset restores go
     assert.ok(fs.existsSync(golden.path));
   });
 });
+
+test('eight seats on one golden image write and read at the same time, each sees only its own writes', { timeout: 600_000 }, async (t) => {
+  requireTools('qemu-img', 'qemu-io');
+  const SEATS = 8;
+  const work = await tempDir(t);
+  const golden = await makeGoldenImage(work, IMAGE_BYTES, 'lba');
+  const server = await startDiskServer(t, 'lanboot');
+  const seats = [];
+  for (let i = 0; i < SEATS; i++) seats.push(await server.addDisk({ name: `storm-${i}`, image: 'storm', goldenPath: golden.path, mode: 'persistent' }));
+
+  // Every seat writes its own byte over the same 256 KiB, plus one block of its own elsewhere.
+  const shared = { offset: 2 * 1024 * 1024, length: 256 * 1024 };
+  const ownOffset = (i: number) => 5 * 1024 * 1024 + i * 64 * 1024;
+  await Promise.all(
+    seats.map((seat, i) => qemuIo(seat, [`write -P ${0x20 + i} ${shared.offset} ${shared.length}`, `write -P ${0x80 + i} ${ownOffset(i)} 4096`, 'flush'])),
+  );
+  const disks = await Promise.all(seats.map((seat) => readWholeDisk(seat, work)));
+  for (const [i, data] of disks.entries()) {
+    const expect = goldenContent(golden);
+    expect.fill(0x20 + i, shared.offset, shared.offset + shared.length);
+    expect.fill(0x80 + i, ownOffset(i), ownOffset(i) + 4096);
+    assertSameDisk(data, expect, `seat storm-${i}`);
+  }
+  assert.equal(await sha256File(golden.path), golden.sha256, 'the imported file is unchanged');
+  for (const f of await findCopiesOf(server.lanboot!.dataDir, golden)) assert.equal(await sha256File(f), golden.sha256);
+});
+
+test('a fresh seat keeps its writes across iSCSI logins (the OS logs in again after iPXE)', { timeout: 300_000 }, async (t) => {
+  // Issue 2: a fresh seat's delta is dropped when the PC fetches its boot script (P2), never
+  // at an iSCSI login, or the OS would lose what it wrote while iPXE's session was still open.
+  requireTools('qemu-img', 'qemu-io');
+  const work = await tempDir(t);
+  const golden = await makeGoldenImage(work, IMAGE_BYTES, 'lba');
+  const server = await startDiskServer(t, 'lanboot');
+  const seat = await server.addDisk({ name: 'fresh-pc', image: 'fresh', goldenPath: golden.path, mode: 'fresh' });
+  await qemuIo(seat, ['write -P 0x6b 8192 16384', 'flush']); // session 1 (iPXE's, say)
+  await qemuIo(seat, ['read -P 0x6b 8192 16384']); // session 2 (the OS's)
+  const expect = goldenContent(golden);
+  expect.fill(0x6b, 8192, 8192 + 16384);
+  assertSameDisk(await readWholeDisk(seat, work), expect, 'fresh seat after three logins');
+});

@@ -3,6 +3,7 @@
 // iscsi-inq see the disk, a wrong CHAP secret and a foreign initiator IQN are refused.
 // LANBOOT_TEST_TARGET=tgt runs the same against tgt (to prove the harness).
 import assert from 'node:assert/strict';
+import fsp from 'node:fs/promises';
 import { test } from 'node:test';
 import { startDiskServer } from '../helpers/disk-server.js';
 import { makeGoldenImage } from '../helpers/images.js';
@@ -43,6 +44,14 @@ test('real initiators read and write a lanboot disk; strangers are refused', { t
     expected.fill(0x5a, offset, offset + length);
     expected.fill(0xc3, 1000, 1024); // a partial-block write: the rest of block 1 stays golden
     assertSameDisk(await readWholeDisk(disk, work), expected, 'disk after qemu-io writes');
+  });
+
+  await t.test('qemu-img convert writes a whole disk in large requests and reads it back', async () => {
+    const seat = await server.addDisk({ name: 'gamma', image: 'base', goldenPath: golden.path });
+    const source = await makeGoldenImage(work, IMAGE_BYTES, 'random', 'source.img');
+    const cv = await runTool('qemu-img', ['convert', '-n', '-f', 'raw', source.path, '--target-image-opts', qemuImageOpts(seat)], { timeoutMs: 120_000 });
+    assert.equal(cv.code, 0, describeRun('qemu-img convert onto the seat', cv));
+    assertSameDisk(await readWholeDisk(seat, work), await fsp.readFile(source.path), 'seat after a whole-disk write');
   });
 
   await t.test('iscsi-ls (SendTargets discovery) lists the seat\'s own disk and nothing else', async () => {

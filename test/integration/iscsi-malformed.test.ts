@@ -1052,6 +1052,13 @@ describe('iSCSI engine under malformed input', { timeout: 240_000 }, () => {
       const firstAllowedStep = name.startsWith('AuthMethod=None') || name.includes('foreign') ? 0 : steps.length - 1;
       assert.ok(atStep >= firstAllowedStep, `${name}: refused at step ${atStep} of ${steps.length}, before the step under test`);
     });
+    // The test initiator really checks the target's mutual CHAP answer: expecting another
+    // secret must fail the login (else the success below would prove nothing).
+    await assert.rejects(
+      IscsiSession.open({ host: host.host, port: host.port, initiatorIqn: ABUSER_IQN, targetIqn: CHAP_TARGET_IQN, chap: CHAP, mutualChap: { ...MUTUAL_CHAP, secret: 'not-the-target16' }, lun: host.lunOf(CHAP_TARGET_IQN), timeoutMs: ANSWER_MS }),
+      (err: unknown) => err instanceof WireError && err.code === 'ISCSI_WIRE_LOGIN_FAILED' && /mutual CHAP/.test(err.message),
+    );
+    await settle();
     // The same target with the right credentials logs in, proves itself (mutual CHAP), reads.
     const good = await IscsiSession.open({ host: host.host, port: host.port, initiatorIqn: ABUSER_IQN, targetIqn: CHAP_TARGET_IQN, chap: CHAP, mutualChap: MUTUAL_CHAP, lun: host.lunOf(CHAP_TARGET_IQN), timeoutMs: ANSWER_MS });
     try {

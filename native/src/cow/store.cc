@@ -158,6 +158,31 @@ class FileCowStore final : public CowStore {
     return fua ? flush() : 0;
   }
 
+  int compareAndWrite(uint64_t offset, const uint8_t* expected, const uint8_t* replacement, uint64_t length, bool fua,
+                      uint64_t* mismatchOffset) override {
+    if (readOnly_) return -EROFS;
+    if (!inRange(offset, length)) return -EINVAL;
+    if (length == 0) return 0;
+    {
+      // One critical section for read, compare and write: no other write can slip in.
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::vector<uint8_t> current(length);
+      std::vector<FileExtent> extents;
+      appendExtentsLocked(offset, length, extents);
+      int rc = readFromExtents(extents, current.data());
+      if (rc != 0) return rc;
+      for (uint64_t i = 0; i < length; ++i) {
+        if (current[i] != expected[i]) {
+          if (mismatchOffset) *mismatchOffset = i;
+          return -EILSEQ;
+        }
+      }
+      rc = writeHoldingLock(offset, replacement, length);
+      if (rc != 0) return rc;
+    }
+    return fua ? flush() : 0;
+  }
+
   int writeZeroes(uint64_t offset, uint64_t length, bool fua) override {
     if (readOnly_) return -EROFS;
     if (!inRange(offset, length)) return -EINVAL;
@@ -447,6 +472,11 @@ class FileCowStore final : public CowStore {
 
   int writeLocked(uint64_t offset, const uint8_t* data, uint64_t length) {
     std::lock_guard<std::mutex> lock(mutex_);
+    return writeHoldingLock(offset, data, length);
+  }
+
+  // The write itself; the caller holds mutex_.
+  int writeHoldingLock(uint64_t offset, const uint8_t* data, uint64_t length) {
     uint64_t end = offset + length;
     uint64_t firstChunk = offset / kChunkSize;
     uint64_t endChunk = (end + kChunkSize - 1) / kChunkSize;

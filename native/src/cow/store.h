@@ -48,6 +48,11 @@ class CowStore {
   // Makes the range read as zeros (WRITE SAME with a zero block). Whole chunks become holes
   // in the delta that the seat owns, so zeroing costs no delta space; fua as in write().
   virtual int writeZeroes(uint64_t offset, uint64_t length, bool fua) = 0;
+  // COMPARE AND WRITE: atomically (no other write in between) compares [offset, +length)
+  // with `expected`; if equal writes `replacement` there (fua as in write()). On a mismatch
+  // returns -EILSEQ and sets *mismatchOffset to the offset of the first differing byte.
+  virtual int compareAndWrite(uint64_t offset, const uint8_t* expected, const uint8_t* replacement, uint64_t length,
+                              bool fua, uint64_t* mismatchOffset) = 0;
   // Drops the seat's chunks fully inside the range: they read as golden again (UNMAP).
   virtual int discard(uint64_t offset, uint64_t length) = 0;
   // Data then map to stable storage.

@@ -120,6 +120,7 @@ DecodedCdb decodeCdb(const uint8_t* c, size_t length) {
       d.kind = CdbKind::kWriteAndVerify;
       break;
     case op::kVerify10: case op::kVerify12: case op::kVerify16: d.kind = CdbKind::kVerify; break;
+    case op::kCompareAndWrite: d.kind = CdbKind::kCompareAndWrite; break;
     case op::kWriteSame10: case op::kWriteSame16: d.kind = CdbKind::kWriteSame; break;
     case op::kUnmap: d.kind = CdbKind::kUnmap; break;
     case op::kSynchronizeCache10: case op::kSynchronizeCache16: d.kind = CdbKind::kSynchronizeCache; break;
@@ -203,6 +204,15 @@ DecodedCdb decodeCdb(const uint8_t* c, size_t length) {
     case op::kWriteSame10: case op::kWriteSame16:
       decodeWriteSame(d, c);
       break;
+    case op::kCompareAndWrite:
+      // SBC-3 5.2: NUMBER OF LOGICAL BLOCKS is one byte (13); Data-Out holds the verify
+      // data then the write data, each that many blocks.
+      rejectProtect(d, c);
+      d.dpo = c[1] & 0x10;
+      d.fua = c[1] & 0x08;
+      d.lba = be64(c + 2);
+      d.blocks = c[13];
+      break;
     case op::kUnmap:
       d.anchor = c[1] & 0x01;
       d.parameterListLength = be16(c + 7);
@@ -264,6 +274,8 @@ uint64_t dataOutBytes(const DecodedCdb& d, uint32_t blockSize) {
       return d.ndob ? 0 : blockSize;
     case CdbKind::kUnmap:
       return d.parameterListLength;
+    case CdbKind::kCompareAndWrite:
+      return uint64_t{d.blocks} * 2 * blockSize;
     default:
       return 0;
   }

@@ -34,6 +34,7 @@ constexpr uint8_t kUnmap = 0x42;
 constexpr uint8_t kModeSelect10 = 0x55;
 constexpr uint8_t kModeSense10 = 0x5A;
 constexpr uint8_t kRead16 = 0x88;
+constexpr uint8_t kCompareAndWrite = 0x89;
 constexpr uint8_t kWrite16 = 0x8A;
 constexpr uint8_t kWriteAndVerify16 = 0x8E;
 constexpr uint8_t kVerify16 = 0x8F;
@@ -76,6 +77,7 @@ enum class CdbKind : uint8_t {
   kPreFetch,
   kReportSupportedOpcodes,
   kReadDefectData,
+  kCompareAndWrite,
 };
 
 enum class CdbError : uint8_t {

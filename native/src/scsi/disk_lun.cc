@@ -180,6 +180,7 @@ class DiskLun final : public Lun {
       case CdbKind::kReportLuns: return reportLuns(d);
       case CdbKind::kReportSupportedOpcodes: return reportSupportedOpcodes(d);
       case CdbKind::kReadDefectData: return readDefectData(d);
+      case CdbKind::kCompareAndWrite: return compareAndWrite(d, request);
       case CdbKind::kUnsupported: break;
     }
     return checkCondition(sense_key::kIllegalRequest, asc::kInvalidCommandOperationCode);
@@ -328,7 +329,7 @@ class DiskLun final : public Lun {
   std::vector<uint8_t> vpdBlockLimits() const {
     std::vector<uint8_t> b = vpdHeader(0xB0, 0x3C);  // SBC-3 6.6.4
     b[4] = 0x01;  // WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is refused
-    b[5] = 0x00;  // MAXIMUM COMPARE AND WRITE LENGTH: not supported
+    b[5] = kMaxCompareAndWriteBlocks;  // MAXIMUM COMPARE AND WRITE LENGTH
     putBe16(&b[6], kOptimalGranularityBlocks);
     putBe32(&b[8], kMaxTransferBlocks);
     putBe32(&b[12], kOptimalTransferBlocks);
@@ -484,6 +485,29 @@ class DiskLun final : public Lun {
       for (uint64_t done = 0; done < length && rc == 0; done += pattern.size()) {
         rc = store_->write(offset + done, pattern.data(), std::min<uint64_t>(pattern.size(), length - done), false);
       }
+    }
+    if (rc != 0) return writeFailure(rc);
+    return good();
+  }
+
+  CommandResult compareAndWrite(const DecodedCdb& d, const CommandRequest& request) {
+    if (d.blocks > kMaxCompareAndWriteBlocks) return invalidFieldInCdb(13);
+    if (!rangeOk(d.lba, d.blocks)) return lbaOutOfRange();
+    if (store_->readOnly()) return writeProtected();
+    if (d.blocks == 0) return good();  // SBC-3 5.2: nothing to compare, not an error
+    const uint64_t half = uint64_t{d.blocks} * kLogicalBlockSize;
+    // Both halves must arrive whole; a guess at a partial compare could write wrong data.
+    if (request.expectedDataLength != 2 * half || request.dataOut == nullptr || request.dataOutLength < 2 * half)
+      return invalidFieldInCdb(13);
+    uint64_t mismatch = 0;
+    int rc = store_->compareAndWrite(d.lba * kLogicalBlockSize, request.dataOut, request.dataOut + half, half, d.fua,
+                                     &mismatch);
+    if (rc == -EILSEQ) {
+      // SBC-3 5.2: MISCOMPARE, INFORMATION = offset of the first differing byte.
+      SenseDetails details;
+      details.informationValid = true;
+      details.information = static_cast<uint32_t>(mismatch);
+      return checkCondition(sense_key::kMiscompare, asc::kMiscompareDuringVerify, details);
     }
     if (rc != 0) return writeFailure(rc);
     return good();
@@ -669,6 +693,7 @@ const OpcodeInfo kSupportedOpcodes[] = {
     {op::kUnmap, 0, false, 10, {0x42, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F, 0xFF, 0xFF, 0x03}},
     {op::kModeSense10, 0, false, 10, {0x5A, 0x18, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0x03}},
     {op::kRead16, 0, false, 16, {0x88, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0x03}},
+    {op::kCompareAndWrite, 0, false, 16, {0x89, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0x1F, 0x03}},
     {op::kWrite16, 0, false, 16, {0x8A, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0x03}},
     {op::kWriteAndVerify16, 0, false, 16, {0x8E, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0x03}},
     {op::kVerify16, 0, false, 16, {0x8F, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0x03}},

@@ -17,7 +17,10 @@ constexpr uint32_t kOptimalGranularityBlocks = 8;      // one 4 KiB chunk
 constexpr uint32_t kMaxUnmapBlocks = 1u << 20;         // 512 MiB per UNMAP command
 constexpr uint32_t kMaxUnmapDescriptors = 256;
 constexpr uint32_t kUnmapGranularityBlocks = 8;        // below a chunk nothing can be dropped
-constexpr uint32_t kMaxWriteSameBlocks = 65536;        // 32 MiB
+// Below 65536: libiscsi's WriteSame16.Unmap then expects a 65536-block WRITE SAME to fail
+// instead of writing 65536 blocks with WRITE(16) first, which our transfer limit refuses.
+constexpr uint32_t kMaxWriteSameBlocks = 32768;        // 16 MiB
 constexpr uint32_t kMaxPrefetchBlocks = kMaxTransferBlocks;
+constexpr uint8_t kMaxCompareAndWriteBlocks = 1;     // as LIO: the usual cluster-lock use
 
 }  // namespace lanboot::scsi::disk
