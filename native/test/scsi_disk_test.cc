@@ -480,6 +480,7 @@ void testCompareAndWrite() {
   CHECK(hasSense(f.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x00, 0, 0, 0, 1, 0, 0}, both), 0x05, 0x21, 0x00));  // past end
   CHECK(hasSense(f.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x2C, 0, 0, 0, 1, 0, 0}, current), 0x05, 0x24, 0x00));  // half the data
   CHECK(isGood(f.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x2C, 0, 0, 0, 0, 0, 0})));  // 0 blocks
+  CHECK(hasSense(f.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x2C, 0, 0, 0, 0, 0, 0}, both), 0x05, 0x24, 0x00));  // 0 + data
   auto limits = f.run({0x12, 0x01, 0xB0, 0, 0xFF, 0});
   CHECK(limits.data.size() > 5 && limits.data[5] == 1);
 }

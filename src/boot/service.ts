@@ -154,9 +154,15 @@ export class BootService implements SupervisorService {
       this.log?.debug({ client: event.client, file: event.file }, 'TFTP transfer from an address with no known MAC: not in the boot timeline');
       return;
     }
+    // PXE firmware (edk2, most ROMs) first asks for the size only (tsize, RFC 2349) and ends
+    // the transfer after the option ack with ERROR 8 (RFC 2347): a probe, not a failure.
+    if (event.result === 'error' && event.errorCode === 'TFTP_CLIENT_DECLINED') {
+      this.record({ mac, step: 'tftp-probe', detail: `${event.file}: size asked (${event.fileSize} bytes)` });
+      return;
+    }
     const detail =
       event.result === 'ok'
-        ? `${event.file}: ${event.bytes} bytes in ${event.durationMs} ms (blksize ${event.blockSize}, windowsize ${event.windowSize})`
+        ? `${event.file}: ${event.bytes} bytes in ${Math.round(event.durationMs)} ms (blksize ${event.blockSize}, windowsize ${event.windowSize})`
         : `${event.file}: ${event.result}${event.errorCode ? ` ${event.errorCode}` : ''}${event.message ? `: ${event.message}` : ''}`;
     this.record({ mac, step: `tftp-${event.result}`, detail });
   }
@@ -180,6 +186,8 @@ export class BootService implements SupervisorService {
       const log = this.log!.child({ mac, client: remoteAddressOf(c) });
       const seat = this.seats!.findByMac(mac);
       if (seat) {
+        // Enrolled some other way (`lanboot client add --mac`) while it waited.
+        this.store!.removeWaiting(mac);
         let prepared;
         try {
           prepared = this.seats!.prepareForBoot(seat.name);
@@ -194,18 +202,25 @@ export class BootService implements SupervisorService {
           log.error({ seat: seat.name }, 'seat has no initiator IQN to boot with');
           return plainError(c, 500, 'lanboot: the disk is not ready; see the supervisor log');
         }
-        const script = sanBootScript({
-          seatName: prepared.name,
-          mode: prepared.mode,
-          server,
-          iscsiPort: this.iscsiPort,
-          lun: prepared.lun,
-          targetIqn: prepared.targetIqn,
-          initiatorIqn,
-          chap: prepared.chap,
-          mutualChap: prepared.mutualChap,
-          retryUrl: `${scriptUrl}?mac=${mac.replaceAll(':', '-')}`,
-        });
+        let script: string;
+        try {
+          script = sanBootScript({
+            seatName: prepared.name,
+            mode: prepared.mode,
+            server,
+            iscsiPort: this.iscsiPort,
+            lun: prepared.lun,
+            targetIqn: prepared.targetIqn,
+            initiatorIqn,
+            chap: prepared.chap,
+            mutualChap: prepared.mutualChap,
+            retryUrl: `${scriptUrl}?mac=${mac.replaceAll(':', '-')}`,
+          });
+        } catch (error) {
+          // Names and secrets are validated where they are made; reaching this is a bug.
+          log.error({ seat: prepared.name, ...errorFields(error) }, 'cannot write the boot script');
+          return plainError(c, 500, 'lanboot: the disk is not ready; see the supervisor log');
+        }
         this.scriptsServed++;
         this.record({ mac, step: 'http-script', detail: `sanboot: seat ${prepared.name} (${prepared.mode}) from ${server}:${this.iscsiPort}` });
         log.info({ seat: prepared.name, targetIqn: prepared.targetIqn, mode: prepared.mode }, 'boot script served');
@@ -245,7 +260,8 @@ export class BootService implements SupervisorService {
   }
 
   private mountLocal(app: Hono): void {
-    app.get('/api/v1/waiting', (c) => c.json(this.store!.listWaiting()));
+    // A PC that got a seat through `client add --mac` while it waited is not waiting any more.
+    app.get('/api/v1/waiting', (c) => c.json(this.store!.listWaiting().filter((pc) => this.seats!.findByMac(pc.mac) === undefined)));
 
     app.get('/api/v1/boot-events', (c) => {
       const macParam = c.req.query('mac');

@@ -25,7 +25,7 @@ import { buildMbr, MbrError, readFirstPartition } from '../fixtures/linux-disk/m
 import { ipxeSanbootScript, VmError } from '../fixtures/linux-disk/vm.js';
 import { describeRun, requireTools, runTool, tempDir } from '../helpers/tools.js';
 
-test('the boot disk: cached, BIOS-bootable, syslinux + kernel + initramfs, blank marker area', { timeout: 900_000 }, async (t) => {
+test('the boot disk: cached, BIOS- and UEFI-bootable, syslinux + kernel + initramfs, blank marker area', { timeout: 900_000 }, async (t) => {
   requireTools('mdir', 'mcopy', 'sfdisk', 'cpio');
   const first = await buildLinuxDisk({ log: (line) => t.diagnostic(line) });
   t.diagnostic(`first call: cached=${first.cached} ${first.durationMs} ms`);
@@ -67,6 +67,11 @@ test('the boot disk: cached, BIOS-bootable, syslinux + kernel + initramfs, blank
   assert.equal(dir.code, 0, describeRun('mdir', dir));
   for (const name of ['LDLINUX.SYS', 'LDLINUX.C32', 'SYSLINUX.CFG', 'VMLINUZ', 'INITRD.GZ']) {
     assert.ok(dir.stdout.toUpperCase().includes(`::/${name}`), `${name} missing:\n${dir.stdout}`);
+  }
+  const efiDir = await runTool('mdir', ['-a', '-b', '-i', `${image}@@1M`, '::EFI/BOOT'], { env, timeoutMs: 30_000 });
+  assert.equal(efiDir.code, 0, describeRun('mdir ::EFI/BOOT', efiDir));
+  for (const name of ['BOOTX64.EFI', 'LDLINUX.E64', 'SYSLINUX.CFG']) {
+    assert.ok(efiDir.stdout.toUpperCase().includes(`::/EFI/BOOT/${name}`), `EFI/BOOT/${name} missing (UEFI boot):\n${efiDir.stdout}`);
   }
   const work = await tempDir(t, 'lanboot-linux-disk-');
   const get = await runTool('mcopy', ['-i', `${image}@@1M`, '::syslinux.cfg', '::initrd.gz', work], { env, timeoutMs: 30_000 });

@@ -1,10 +1,11 @@
-// Issue 3, "The VM test" (its disk part): a qemu PC (TCG, BIOS, the e1000's iPXE option ROM)
+// Issue 3, "The VM test" (its disk part): a qemu PC (TCG, BIOS or UEFI, the e1000's iPXE ROM)
 // `sanboot`s a lanboot seat's iSCSI disk. The disk (test/fixtures/linux-disk) holds syslinux, a
 // Debian kernel and an initramfs whose /init logs in to the same disk through the iBFT with
 // open-iscsi's iscsistart, reads the marker at the start of the disk's last MiB, prints it on
 // ttyS0, writes marker+1 and powers off.
 //   boot 1: no marker; boot 2 (persistent seat): marker from boot 1; after `lanboot client
-//   reset`: no marker again. The golden image never changes.
+//   reset`: no marker again. The golden image never changes. A UEFI PC (OVMF) boots the same
+//   disk twice through syslinux.efi (marker absent, then present).
 // The PC uses qemu's user networking (slirp): its DHCP + TFTP hand iPXE the boot script, and the
 // guest reaches the host's loopback, where lanboot listens, as 10.0.2.2.
 // LANBOOT_TEST_TARGET=tgt runs the same boots against tgt (reset = zeroing the marker area of
@@ -13,7 +14,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { buildLinuxDisk, copyLinuxDisk, type LinuxDisk, MARKER_AREA_BYTES, parseSerialLog, readMarkerFromImage } from '../fixtures/linux-disk/build.js';
 import { bootFromIscsi } from '../fixtures/linux-disk/vm.js';
 import { targetKindFromEnv } from '../helpers/disk-server.js';
@@ -80,25 +81,8 @@ test('a diskless Linux boots from its iSCSI disk via iPXE + iBFT; persistent kee
   const work = await tempDir(t, 'lanboot-linux-boot-');
   const kind = targetKindFromEnv();
   const target = kind === 'tgt' ? await tgtTarget(t, image, work) : await lanbootTarget(t, image);
-  const initiatorIqn = initiatorOf(target.disk);
 
-  const boot = async (label: string) => {
-    const result = await bootFromIscsi(t, {
-      disk: target.disk,
-      initiatorIqn,
-      workDir: path.join(work, label),
-      timeoutMs: BOOT_TIMEOUT_MS,
-    });
-    const steps = Object.entries(result.milestones).map(([step, ms]) => `${step}@${(ms / 1000).toFixed(1)}s`);
-    t.diagnostic(`${label}: ${result.durationMs} ms, qemu exit ${result.exitCode ?? result.signal}; ${steps.join(' ')}`);
-    const report = parseSerialLog(result.serial);
-    const context = `${label}: ${result.timedOut ? 'TIMED OUT, ' : ''}stages=[${report.stages.join(',')}]${report.error ? ` error=${report.error}` : ''}\n--- serial tail\n${result.serial.split('\n').slice(-40).join('\n')}\n--- ${target.describe()}`;
-    assert.equal(result.timedOut, false, context);
-    assert.equal(report.error, undefined, context);
-    assert.ok(report.marker, `no LANBOOT-MARKER line: ${context}`);
-    assert.equal(report.written, report.marker.boot, `marker not written back: ${context}`);
-    return report.marker;
-  };
+  const boot = (label: string) => bootAndReadMarker(t, target, work, label, 'bios');
 
   const first = await boot('boot1');
   assert.deepEqual({ present: first.present, boot: first.boot }, { present: false, boot: 1 }, 'a fresh seat has no marker');
@@ -115,4 +99,42 @@ test('a diskless Linux boots from its iSCSI disk via iPXE + iBFT; persistent kee
   assert.equal(await readMarkerFromImage(image.imagePath), undefined, 'the golden image never changes');
   assert.equal(goldenAfter.mtimeMs, goldenBefore.mtimeMs, 'the golden image file was not written');
   assert.ok(fs.existsSync(image.imagePath));
+});
+
+/** One boot of the PC; returns the marker line it printed, after checking the boot went right. */
+async function bootAndReadMarker(t: TestContext, target: BootTarget, work: string, label: string, firmware: 'bios' | 'uefi') {
+  const result = await bootFromIscsi(t, {
+    disk: target.disk,
+    initiatorIqn: initiatorOf(target.disk),
+    workDir: path.join(work, label),
+    timeoutMs: BOOT_TIMEOUT_MS,
+    firmware,
+  });
+  const steps = Object.entries(result.milestones).map(([step, ms]) => `${step}@${(ms / 1000).toFixed(1)}s`);
+  t.diagnostic(`${label}: ${result.durationMs} ms, qemu exit ${result.exitCode ?? result.signal}; ${steps.join(' ')}`);
+  const report = parseSerialLog(result.serial);
+  const context = `${label}: ${result.timedOut ? 'TIMED OUT, ' : ''}stages=[${report.stages.join(',')}]${report.error ? ` error=${report.error}` : ''}\n--- serial tail\n${result.serial.split('\n').slice(-40).join('\n')}\n--- ${target.describe()}`;
+  assert.equal(result.timedOut, false, context);
+  assert.equal(report.error, undefined, context);
+  assert.ok(report.marker, `no LANBOOT-MARKER line: ${context}`);
+  assert.equal(report.written, report.marker.boot, `marker not written back: ${context}`);
+  return report.marker;
+}
+
+// Against lanboot this fails today: syslinux.efi reads the 8 MB kernel with one UEFI ReadBlocks,
+// iPXE turns it into one READ of >8192 blocks, and lanboot's disk answers INVALID FIELD IN CDB
+// (native/src/scsi/disk_lun.h kMaxTransferBlocks; iPXE never reads the Block Limits VPD page),
+// so the firmware sees EFI_PROTOCOL_ERROR ("Failed to read blocks: 0x18"). It passes against tgt
+// (LANBOOT_TEST_TARGET=tgt). `todo` keeps it running and reported without failing the suite:
+// remove it when the engine serves long READs.
+const uefiKnownIssue = targetKindFromEnv() === 'lanboot' ? { todo: 'lanboot refuses READs over 8192 blocks, which iPXE EFI sends' } : {};
+
+test('a UEFI PC (OVMF, iPXE EFI ROM) boots the same disk through syslinux.efi and the ACPI iBFT', { timeout: 600_000, ...uefiKnownIssue }, async (t) => {
+  const image = await buildLinuxDisk({ log: (line) => t.diagnostic(line) });
+  const work = await tempDir(t, 'lanboot-linux-uefi-');
+  const target = targetKindFromEnv() === 'tgt' ? await tgtTarget(t, image, work) : await lanbootTarget(t, image);
+  const first = await bootAndReadMarker(t, target, work, 'uefi-boot1', 'uefi');
+  assert.deepEqual({ present: first.present, boot: first.boot }, { present: false, boot: 1 });
+  const second = await bootAndReadMarker(t, target, work, 'uefi-boot2', 'uefi');
+  assert.deepEqual({ present: second.present, boot: second.boot }, { present: true, boot: 2 }, 'the UEFI boot wrote to the same disk');
 });

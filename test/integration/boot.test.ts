@@ -204,6 +204,19 @@ test('HTTP boot: enrollment, per-fetch CHAP secrets, fresh seats, isolation, bad
     assertSameDisk(await readWholeDisk(diskFromScript(a), work), goldenContent(golden), "seat A beside seat B's writes");
   });
 
+  await t.test('a waiting PC given a seat with `client add --mac` leaves the waiting list', async () => {
+    const macC = '52:54:00:00:0c:0c';
+    await fetchScript(`?mac=${macC}`);
+    assert.ok((await lanboot.cliJson<{ mac: string }[]>(['waiting', '--json'])).some((w) => w.mac === macC));
+    const add = await lanboot.cli(['client', 'add', '--name', 'pc-3', '--image', 'golden', '--mac', macC]);
+    assert.equal(add.code, 0, add.stderr);
+    assert.ok(!(await lanboot.cliJson<{ mac: string }[]>(['waiting', '--json'])).some((w) => w.mac === macC), 'listed although it has a seat');
+    const script = parseSanBoot((await fetchScript(`?mac=${macC}`)).text);
+    assert.match(script.targetIqn, /seat\.pc-3$/);
+    const enrollAgain = await lanboot.cli(['enroll', 'ACDEFH', '--name', 'pc-4', '--image', 'golden']);
+    assert.equal(enrollAgain.code, 1);
+  });
+
   await t.test('boot events record the HTTP steps and the enrollment of a MAC', async () => {
     const events = await lanboot.cliJson<{ mac: string; step: string; detail: string; count: number }[]>(['boot', 'events', macA, '--json']);
     const steps = events.map((e) => e.step);

@@ -210,7 +210,16 @@ void Engine::serveConnection(std::shared_ptr<ConnectionSlot> slot, std::string r
       const auto& lun = session->target->backing.lun;
       lun->nexusRemoved(session->nexusId);
       // Acknowledged writes become durable when a session ends (lun.h flush()).
-      lun->flush();
+      int rc = lun->flush();
+      if (rc != 0) {
+        EngineEvent failure;
+        failure.type = EngineEvent::Type::kError;
+        failure.targetIqn = session->targetName;
+        failure.initiatorIqn = session->initiatorName;
+        failure.code = "LANBOOT_DISK_FLUSH";
+        failure.message = std::string("flush at session end failed: ") + strerror(rc < 0 ? -rc : rc);
+        emit(failure);
+      }
     }
     EngineEvent event;
     event.type = EngineEvent::Type::kLogout;

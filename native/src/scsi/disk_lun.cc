@@ -494,7 +494,11 @@ class DiskLun final : public Lun {
     if (d.blocks > kMaxCompareAndWriteBlocks) return invalidFieldInCdb(13);
     if (!rangeOk(d.lba, d.blocks)) return lbaOutOfRange();
     if (store_->readOnly()) return writeProtected();
-    if (d.blocks == 0) return good();  // SBC-3 5.2: nothing to compare, not an error
+    if (d.blocks == 0) {
+      // SBC-3 5.2: nothing to compare is not an error, but Data-Out for it is: the initiator
+      // meant more blocks than the one-byte field holds (libiscsi sends 256 as 0).
+      return request.expectedDataLength == 0 ? good() : invalidFieldInCdb(13);
+    }
     const uint64_t half = uint64_t{d.blocks} * kLogicalBlockSize;
     // Both halves must arrive whole; a guess at a partial compare could write wrong data.
     if (request.expectedDataLength != 2 * half || request.dataOut == nullptr || request.dataOutLength < 2 * half)
