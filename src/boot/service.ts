@@ -50,7 +50,7 @@ const SCRIPT_HEADERS = {
   'cache-control': 'no-store',
 } as const;
 
-function plainError(c: Context, status: 400 | 404 | 500, message: string): Response {
+function plainError(c: Context, status: 400 | 404 | 500 | 503, message: string): Response {
   return c.text(`${message}\n`, status, { 'cache-control': 'no-store' });
 }
 
@@ -173,6 +173,9 @@ export class BootService implements SupervisorService {
 
   private mountLan(app: Hono): void {
     app.get('/boot.ipxe', (c) => {
+      // The HTTP listener is up a moment before start() hands us the bound ports (and again
+      // while stopping): no script can be written then. iPXE retries a failed chain.
+      if (!this.started) return plainError(c, 503, 'lanboot: starting or stopping; try again');
       const server = localAddressOf(c) ?? this.advertisedHost;
       const scriptUrl = `${this.baseUrl(server)}/boot.ipxe`;
       const macParam = c.req.query('mac');

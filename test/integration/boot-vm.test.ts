@@ -16,8 +16,10 @@ import { createTestNetwork } from '../helpers/netns.js';
 import { lanbootMain, runLanbootCli } from '../helpers/supervisor.js';
 import { requireTools, tempDir, waitFor } from '../helpers/tools.js';
 import { bootSectorPrinting } from '../fixtures/boot-sector.js';
+import { startDnsmasq } from './dhcp-harness.js';
 
 const LANBOOT = '10.82.0.1';
+const ROUTER = '10.82.0.254';
 /** Under TCG the chain took about a minute here; an upper bound only. */
 const BOOT_TIMEOUT_MS = 300_000;
 
@@ -27,12 +29,20 @@ type BootEventRow = { step: string; detail: string; arch: number | null };
 
 /** A LAN (network namespaces) with `lanboot serve` in full-DHCP mode on it, a golden image
  *  whose boot sector prints `marker`, and a tap for the PC. */
-async function lanWithLanboot(t: TestContext) {
-  requireTools('ip', 'qemu-system-x86_64');
+async function lanWithLanboot(t: TestContext, mode: 'full' | 'proxy' = 'full') {
+  requireTools('ip', 'qemu-system-x86_64', ...(mode === 'proxy' ? ['dnsmasq'] : []));
   const work = await tempDir(t, 'lanboot-boot-vm-');
   const dataDir = path.join(work, 'data');
   await fsp.mkdir(dataDir);
-  const net = await createTestNetwork(t, { hosts: [{ name: 'lanboot', address: `${LANBOOT}/24` }] });
+  const net = await createTestNetwork(t, {
+    hosts: [{ name: 'lanboot', address: `${LANBOOT}/24` }, ...(mode === 'proxy' ? [{ name: 'router', address: `${ROUTER}/24` }] : [])],
+  });
+  if (mode === 'proxy') {
+    // The home router: DHCP only (dnsmasq), knows nothing about network boot.
+    const routerDir = path.join(work, 'router');
+    await fsp.mkdir(routerDir);
+    await startDnsmasq(net, 'router', routerDir, '10.82.0.150,10.82.0.160');
+  }
 
   const env = { ...process.env };
   delete env['NOTIFY_SOCKET'];
@@ -41,7 +51,11 @@ async function lanWithLanboot(t: TestContext) {
   const serve = net.spawn(
     'lanboot',
     process.execPath,
-    [lanbootMain, 'serve', '--data', dataDir, '--interface', 'eth0', '--dhcp', 'full', '--dhcp-range', '10.82.0.100-10.82.0.110', '--iscsi-port', '0', '--http-port', '0'],
+    [
+      lanbootMain, 'serve', '--data', dataDir, '--interface', 'eth0', '--iscsi-port', '0', '--http-port', '0',
+      // proxy: the default with --interface, no flag needed.
+      ...(mode === 'full' ? ['--dhcp', 'full', '--dhcp-range', '10.82.0.100-10.82.0.110'] : []),
+    ],
     { env },
   );
   let logs = '';
@@ -65,7 +79,7 @@ async function lanWithLanboot(t: TestContext) {
     60_000,
     250,
   );
-  assert.equal(status.services['dhcp']?.mode, 'full');
+  assert.equal(status.services['dhcp']?.mode, mode);
   assert.equal(status.services['tftp']?.running, true, JSON.stringify(status.services));
   assert.equal(status.services['tftp']?.port, 69, 'TFTP on its well-known port as root');
 
@@ -110,37 +124,39 @@ function indexOfStep(events: BootEventRow[], predicate: (e: BootEventRow) => boo
   return i;
 }
 
-test('a BIOS PC boots from the LAN, waits with a code, is enrolled and sanboots its disk', { timeout: BOOT_TIMEOUT_MS + 120_000 }, async (t) => {
-  const lan = await lanWithLanboot(t);
-  const mac = '52:54:00:82:00:01';
-  const serialFile = path.join(lan.work, 'serial.log');
-  lan.net.spawn('lan', 'qemu-system-x86_64', qemuArgs(mac, serialFile, ['e1000'], ['-boot', 'n']));
+for (const mode of ['full', 'proxy'] as const) {
+  test(`a BIOS PC boots from the LAN (${mode === 'full' ? 'lanboot full DHCP, no router' : 'home router DHCP + lanboot proxyDHCP'}), waits with a code, is enrolled and sanboots its disk`, { timeout: BOOT_TIMEOUT_MS + 120_000 }, async (t) => {
+    const lan = await lanWithLanboot(t, mode);
+    const mac = mode === 'full' ? '52:54:00:82:00:01' : '52:54:00:82:00:11';
+    const serialFile = path.join(lan.work, 'serial.log');
+    lan.net.spawn('lan', 'qemu-system-x86_64', qemuArgs(mac, serialFile, ['e1000'], ['-boot', 'n']));
 
-  const waiting = await lan.waitForWaiting(mac);
-  t.diagnostic(`waiting: ${JSON.stringify(waiting)}`);
-  assert.match(waiting.code, /^[A-Z0-9]{6}$/);
-  assert.equal(waiting.arch, 0, 'BIOS (RFC 4578 arch 0), from the DHCP step');
-  assert.match(waiting.vendorClass ?? '', /^PXEClient/);
+    const waiting = await lan.waitForWaiting(mac);
+    t.diagnostic(`waiting: ${JSON.stringify(waiting)}`);
+    assert.match(waiting.code, /^[A-Z0-9]{6}$/);
+    assert.equal(waiting.arch, 0, 'BIOS (RFC 4578 arch 0), from the DHCP step');
+    assert.match(waiting.vendorClass ?? '', /^PXEClient/);
 
-  await lan.cli(['enroll', waiting.code, '--name', 'vm-1', '--image', 'marker', '--mode', 'persistent']);
-  await waitFor(
-    `the boot sector's marker on COM1 (lanboot log: ${lan.logs().slice(-1500)})`,
-    async () => (fs.existsSync(serialFile) && fs.readFileSync(serialFile, 'latin1').includes(lan.marker) ? true : undefined),
-    BOOT_TIMEOUT_MS,
-    1000,
-  );
+    await lan.cli(['enroll', waiting.code, '--name', 'vm-1', '--image', 'marker', '--mode', 'persistent']);
+    await waitFor(
+      `the boot sector's marker on COM1 (lanboot log: ${lan.logs().slice(-1500)})`,
+      async () => (fs.existsSync(serialFile) && fs.readFileSync(serialFile, 'latin1').includes(lan.marker) ? true : undefined),
+      BOOT_TIMEOUT_MS,
+      1000,
+    );
 
-  const events = await lan.bootEvents(mac);
-  t.diagnostic(`boot timeline: ${events.map((e) => `${e.step}: ${e.detail}`).join(' | ')}`);
-  const dhcp = indexOfStep(events, (e) => e.step === 'dhcp-discover' || e.step === 'dhcp-request', 'a DHCP step');
-  const enrollment = indexOfStep(events, (e) => e.step === 'http-script' && /enrollment/.test(e.detail), 'the enrollment script');
-  const enrolled = indexOfStep(events, (e) => e.step === 'enrolled', 'the enrollment');
-  const sanboot = indexOfStep(events, (e) => e.step === 'http-script' && /sanboot: seat vm-1/.test(e.detail), 'the sanboot script');
-  assert.ok(dhcp < enrollment && enrollment < enrolled && enrolled < sanboot, 'steps in boot order');
-  assert.equal(events[dhcp]!.arch, 0);
-  const waitingAfter = JSON.parse(await lan.cli(['waiting', '--json'])) as Waiting[];
-  assert.ok(!waitingAfter.some((w) => w.mac === mac));
-});
+    const events = await lan.bootEvents(mac);
+    t.diagnostic(`boot timeline: ${events.map((e) => `${e.step}: ${e.detail}`).join(' | ')}`);
+    const dhcp = indexOfStep(events, (e) => e.step.startsWith('dhcp-') || e.step === 'proxy-request', 'a DHCP step');
+    const enrollment = indexOfStep(events, (e) => e.step === 'http-script' && /enrollment/.test(e.detail), 'the enrollment script');
+    const enrolled = indexOfStep(events, (e) => e.step === 'enrolled', 'the enrollment');
+    const sanboot = indexOfStep(events, (e) => e.step === 'http-script' && /sanboot: seat vm-1/.test(e.detail), 'the sanboot script');
+    assert.ok(dhcp < enrollment && enrollment < enrolled && enrolled < sanboot, 'steps in boot order');
+    assert.equal(events[dhcp]!.arch, 0);
+    const waitingAfter = JSON.parse(await lan.cli(['waiting', '--json'])) as Waiting[];
+    assert.ok(!waitingAfter.some((w) => w.mac === mac));
+  });
+}
 
 test('a UEFI PC (OVMF, NIC without ROM) gets snponly.efi from lanboot\'s TFTP, waits, is enrolled and logs in to its disk', { timeout: BOOT_TIMEOUT_MS + 120_000 }, async (t) => {
   const lan = await lanWithLanboot(t);
