@@ -5,10 +5,7 @@
       "sources": [
         "<!@(find native/src -name '*.cc' | sort)"
       ],
-      "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")",
-        "native/src"
-      ],
+      "include_dirs": ["native/src"],
       "defines": [
         "NAPI_VERSION=8",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
@@ -16,6 +13,7 @@
       ],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": [
+        "-isystem", "<!(node -p \"require('path').resolve(require('node-addon-api').include_dir)\")",
         "-std=c++17", "-fexceptions", "-O2", "-g",
         "-Wall", "-Wextra", "-Wshadow", "-Wno-unused-parameter", "-Wno-missing-field-initializers"
       ],

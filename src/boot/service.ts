@@ -108,6 +108,14 @@ export class BootService implements SupervisorService {
     this.iscsiPort = ctx.iscsiPort;
     this.httpPort = ctx.httpPort;
     this.advertisedHost = ctx.advertisedHost;
+    if (ctx.config.interface !== undefined && ctx.config.dhcp !== 'off' && ctx.config.listen !== '0.0.0.0') {
+      // DHCP hands out boot URLs with the interface's own IPv4 address; HTTP and iSCSI must
+      // be reachable there.
+      this.log?.warn(
+        { listen: ctx.config.listen, interface: ctx.config.interface },
+        'HTTP and iSCSI listen on one address only: PCs are sent to the address of the DHCP interface, so --listen must be that address (or 0.0.0.0)',
+      );
+    }
     this.started = true;
   }
 

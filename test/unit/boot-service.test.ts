@@ -47,23 +47,23 @@ test('DHCP and TFTP events become boot events; the waiting list takes arch and v
   boot.recordTftpTransfer(tftpEvent({}));
   boot.recordTftpTransfer(tftpEvent({ client: { address: '10.0.0.8', port: 1 } }));
 
-  const events = JSON.parse((await f.cli(['boot', 'events', MAC, '--json', '--data', f.dataDir])).stdout) as { step: string; detail: string; arch: number | null }[];
+  const events = JSON.parse((await f.cli(['boot', 'events', MAC, '--json'])).stdout) as { step: string; detail: string; arch: number | null }[];
   assert.deepEqual(events.map((e) => e.step), ['dhcp-discover', 'tftp-probe', 'tftp-ok']);
   assert.equal(events[0]!.arch, 0);
   assert.match(events[0]!.detail, /^pxe-bios: boot file undionly\.kpxe on eth0$/);
   assert.match(events[1]!.detail, /^undionly\.kpxe: size asked \(70000 bytes\)$/);
   assert.match(events[2]!.detail, /^undionly\.kpxe: 70000 bytes in 12 ms \(blksize 1468, windowsize 1\)$/);
-  const all = JSON.parse((await f.cli(['boot', 'events', '--json', '--data', f.dataDir])).stdout) as { mac: string }[];
+  const all = JSON.parse((await f.cli(['boot', 'events', '--json'])).stdout) as { mac: string }[];
   assert.ok(all.every((e) => e.mac === MAC), 'nothing recorded for the bad MAC or the unresolvable address');
 
-  const status = JSON.parse((await f.cli(['status', '--json', '--data', f.dataDir])).stdout) as { services: { boot: { started: boolean } } };
+  const status = JSON.parse((await f.cli(['status', '--json'])).stdout) as { services: { boot: { started: boolean } } };
   assert.equal(status.services.boot.started, true);
 
   // The PC fetches its script: it is waiting with the DHCP step's arch and vendor class.
   const httpPort = (status as unknown as { http: { port: number } }).http.port;
   const script = await (await fetch(`http://127.0.0.1:${httpPort}/boot.ipxe?mac=${MAC}`)).text();
   assert.match(script, /^echo Enrollment code: /m);
-  const table = await f.cli(['waiting', '--data', f.dataDir]);
+  const table = await f.cli(['waiting']);
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, new RegExp(`${MAC}\\s+BIOS\\s+PXEClient:Arch:00000:UNDI:002001`));
 });
@@ -79,11 +79,11 @@ test('the enroll API refuses unknown codes, unknown fields and bad names with on
     [['enroll', '--name', 'pc-1', '--image', 'x'], /^lanboot: enroll: missing CODE/],
   ];
   for (const [args, message] of cases) {
-    const r = await f.cli([...args, '--data', f.dataDir]);
+    const r = await f.cli([...args]);
     assert.equal(r.code, 1, args.join(' '));
     assert.match(r.stderr, /^lanboot: [^\n]+\n$/, 'one line');
     assert.match(r.stderr, message);
   }
-  const waiting = await f.cli(['waiting', '--data', f.dataDir]);
+  const waiting = await f.cli(['waiting']);
   assert.match(waiting.stdout, /^no PCs waiting/);
 });

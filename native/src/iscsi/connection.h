@@ -28,7 +28,7 @@ class PduTransport {
   virtual bool sendPdu(const Bhs& bhs, const uint8_t* data, size_t length) = 0;
   // Sends BHS + the file pieces (fd < 0 = zeros) + padding; zero-copy where possible.
   virtual bool sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) = 0;
-  // Limits how long a read may block (login timeout); 0 = no limit.
+  // A deadline for all reads from now on (the whole login phase); 0 = no limit.
   virtual void setReadTimeout(int milliseconds) {}
 };
 

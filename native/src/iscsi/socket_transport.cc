@@ -27,6 +27,7 @@ bool SocketTransport::readExact(uint8_t* destination, size_t length) {
   }
   if (bufferStart_ == bufferEnd_) bufferStart_ = bufferEnd_ = 0;
   while (length > 0) {
+    if (!armReadDeadline()) return false;
     ssize_t got;
     if (length >= buffer_.size() / 2) {
       // Large data segments go straight to their destination, without a copy.
@@ -55,8 +56,24 @@ bool SocketTransport::readExact(uint8_t* destination, size_t length) {
 }
 
 void SocketTransport::setReadTimeout(int milliseconds) {
-  timeval tv{milliseconds / 1000, (milliseconds % 1000) * 1000};
+  // A deadline for every read from now on, not a per-read limit: a peer that trickles one byte
+  // before each timeout (slowloris) must not hold a login slot and a thread forever.
+  hasDeadline_ = milliseconds > 0;
+  if (hasDeadline_) {
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(milliseconds);
+  } else {
+    timeval none{0, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+  }
+}
+
+bool SocketTransport::armReadDeadline() {
+  if (!hasDeadline_) return true;
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline_ - std::chrono::steady_clock::now());
+  if (left.count() <= 0) return false;
+  timeval tv{time_t(left.count() / 1000000), suseconds_t(left.count() % 1000000)};
   setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return true;
 }
 
 bool SocketTransport::sendAll(const void* data, size_t length, int flags) {

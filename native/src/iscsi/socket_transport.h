@@ -3,6 +3,7 @@
 // the page cache to the socket without a user-space copy.
 #pragma once
 
+#include <chrono>
 #include <vector>
 
 #include "iscsi/connection.h"
@@ -19,6 +20,8 @@ class SocketTransport : public PduTransport {
 
  private:
   bool sendAll(const void* data, size_t length, int flags);
+  // Sets SO_RCVTIMEO to the time left before the read deadline; false once it has passed.
+  bool armReadDeadline();
   // Pipelined initiators (Linux, queue depth 32) send many small PDUs back to back: reading
   // through a buffer turns one recv(2) per header into one per burst.
   static constexpr size_t kReadBufferBytes = 64 * 1024;
@@ -26,6 +29,8 @@ class SocketTransport : public PduTransport {
   std::vector<uint8_t> buffer_;
   size_t bufferStart_ = 0;
   size_t bufferEnd_ = 0;
+  bool hasDeadline_ = false;
+  std::chrono::steady_clock::time_point deadline_{};
 };
 
 }  // namespace lanboot::iscsi
