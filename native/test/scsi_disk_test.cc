@@ -335,8 +335,8 @@ void testReads() {
   CHECK(hasSense(f.run({0x08, 0x1F, 0xFF, 0xFF, 1, 0}), 0x05, 0x21, 0x00));
   // RDPROTECT without protection information support.
   CHECK(hasSense(f.run({0x28, 0x20, 0, 0, 0, 0, 0, 0, 1, 0}), 0x05, 0x24, 0x00));
-  // More than the maximum transfer length.
-  CHECK(hasSense(f.run({0xA8, 0, 0, 0, 0, 0, 0, 0, 0x20, 0x01, 0, 0}), 0x05, 0x24, 0x00));
+  // More than the maximum read length (2^21 blocks + 1).
+  CHECK(hasSense(f.run({0xA8, 0, 0, 0, 0, 0, 0, 0x20, 0x00, 0x01, 0, 0}), 0x05, 0x24, 0x00));
   // DPO and FUA are accepted on reads.
   CHECK(isGood(f.run({0x28, 0x18, 0, 0, 0, 0, 0, 0, 1, 0})));
 }

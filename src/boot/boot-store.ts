@@ -215,6 +215,10 @@ export class BootStore {
     return (this.db.prepare('SELECT * FROM waiting_pcs ORDER BY first_seen, mac').all() as WaitingRow[]).map(waitingView);
   }
 
+  isWaiting(mac: string): boolean {
+    return this.db.prepare('SELECT 1 FROM waiting_pcs WHERE mac = ?').get(mac) !== undefined;
+  }
+
   findWaitingByCode(code: string): WaitingPc | undefined {
     const row = this.db.prepare('SELECT * FROM waiting_pcs WHERE code = ?').get(code) as WaitingRow | undefined;
     return row && waitingView(row);

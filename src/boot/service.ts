@@ -32,6 +32,13 @@ import { macForAddress } from './neighbors.js';
 /** Seconds between an unknown PC's polls of its boot script. */
 export const ENROLL_POLL_SECONDS = 3;
 
+/** Unknown MACs one client address may have waiting at once. A PC has one or two NICs; a
+ *  host inventing MACs would otherwise push real PCs off the bounded waiting list (and make
+ *  their codes change). */
+export const MAX_WAITING_PER_ADDRESS = 4;
+/** Client addresses remembered for that limit (oldest forgotten first). */
+const MAX_TRACKED_ADDRESSES = 4096;
+
 /** What UEFI HTTP boot may fetch under /ipxe/ (boot-policy.ts hands out these URLs). */
 export const HTTP_IPXE_FILES: Readonly<Record<string, string>> = DEBIAN_IPXE_BOOT_FILES;
 
@@ -50,7 +57,7 @@ const SCRIPT_HEADERS = {
   'cache-control': 'no-store',
 } as const;
 
-function plainError(c: Context, status: 400 | 404 | 500 | 503, message: string): Response {
+function plainError(c: Context, status: 400 | 404 | 429 | 500 | 503, message: string): Response {
   return c.text(`${message}\n`, status, { 'cache-control': 'no-store' });
 }
 
@@ -87,6 +94,8 @@ export class BootService implements SupervisorService {
   private readonly ipxeFileNames: ReadonlySet<string>;
   private readonly lookupMac: (address: string) => string | undefined;
   private readonly pollSeconds: number;
+  /** client address -> MACs it introduced to the waiting list. */
+  private readonly introducedBy = new Map<string, Set<string>>();
 
   constructor(options: BootServiceOptions = {}) {
     const files = options.ipxeFiles ?? HTTP_IPXE_FILES;
@@ -175,6 +184,23 @@ export class BootService implements SupervisorService {
     this.record({ mac, step: `tftp-${event.result}`, detail });
   }
 
+  /** Whether `address` may put one more MAC on the waiting list; records it if so. */
+  private mayIntroduce(address: string, mac: string): boolean {
+    let macs = this.introducedBy.get(address);
+    if (macs) {
+      // Enrolled or evicted MACs no longer count.
+      for (const known of macs) if (!this.store!.isWaiting(known)) macs.delete(known);
+      this.introducedBy.delete(address); // re-inserted below: most recent last
+    } else {
+      macs = new Set();
+    }
+    this.introducedBy.set(address, macs);
+    if (this.introducedBy.size > MAX_TRACKED_ADDRESSES) this.introducedBy.delete(this.introducedBy.keys().next().value!);
+    if (macs.size >= MAX_WAITING_PER_ADDRESS) return false;
+    macs.add(mac);
+    return true;
+  }
+
   private baseUrl(server: string): string {
     return `http://${hostPort(server, this.httpPort)}`;
   }
@@ -236,6 +262,11 @@ export class BootService implements SupervisorService {
         this.record({ mac, step: 'http-script', detail: `sanboot: seat ${prepared.name} (${prepared.mode}) from ${server}:${this.iscsiPort}` });
         log.info({ seat: prepared.name, targetIqn: prepared.targetIqn, mode: prepared.mode }, 'boot script served');
         return c.text(script, 200, SCRIPT_HEADERS);
+      }
+      const client = remoteAddressOf(c) ?? '';
+      if (!this.store!.isWaiting(mac) && !this.mayIntroduce(client, mac)) {
+        log.warn({ limit: MAX_WAITING_PER_ADDRESS }, 'too many unknown MACs from one address: not added to the waiting list');
+        return plainError(c, 429, 'lanboot: too many unknown PCs from this address');
       }
       const waiting = this.store!.touchWaiting(mac);
       if (waiting.firstSeen === waiting.lastSeen) log.info({ code: waiting.code }, 'unknown PC is waiting to be enrolled');

@@ -121,15 +121,8 @@ async function bootAndReadMarker(t: TestContext, target: BootTarget, work: strin
   return report.marker;
 }
 
-// Against lanboot this fails today: syslinux.efi reads the 8 MB kernel with one UEFI ReadBlocks,
-// iPXE turns it into one READ of >8192 blocks, and lanboot's disk answers INVALID FIELD IN CDB
-// (native/src/scsi/disk_lun.h kMaxTransferBlocks; iPXE never reads the Block Limits VPD page),
-// so the firmware sees EFI_PROTOCOL_ERROR ("Failed to read blocks: 0x18"). It passes against tgt
-// (LANBOOT_TEST_TARGET=tgt). `todo` keeps it running and reported without failing the suite:
-// remove it when the engine serves long READs.
-const uefiKnownIssue = targetKindFromEnv() === 'lanboot' ? { todo: 'lanboot refuses READs over 8192 blocks, which iPXE EFI sends' } : {};
 
-test('a UEFI PC (OVMF, iPXE EFI ROM) boots the same disk through syslinux.efi and the ACPI iBFT', { timeout: 600_000, ...uefiKnownIssue }, async (t) => {
+test('a UEFI PC (OVMF, iPXE EFI ROM) boots the same disk through syslinux.efi and the ACPI iBFT', { timeout: 600_000 }, async (t) => {
   const image = await buildLinuxDisk({ log: (line) => t.diagnostic(line) });
   const work = await tempDir(t, 'lanboot-linux-uefi-');
   const target = targetKindFromEnv() === 'tgt' ? await tgtTarget(t, image, work) : await lanbootTarget(t, image);

@@ -4,6 +4,8 @@
 // which has no ARP entry (the real lookup is tested on /proc/net/arp-format files in
 // boot-store.test.ts and end to end in test/integration/boot-vm.test.ts).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { BootService } from '../../src/boot/service.js';
 import type { PxeRequestEvent } from '../../src/dhcp/events.js';
@@ -86,4 +88,27 @@ test('the enroll API refuses unknown codes, unknown fields and bad names with on
   }
   const waiting = await f.cli(['waiting']);
   assert.match(waiting.stdout, /^no PCs waiting/);
+});
+
+test('one address cannot flood the waiting list with invented MACs', async (t) => {
+  const f = await startFixture(t, { services: [new BootService()] });
+  const status = JSON.parse((await f.cli(['status', '--json'])).stdout) as { http: { port: number } };
+  const get = (mac: string) => fetch(`http://127.0.0.1:${status.http.port}/boot.ipxe?mac=${mac}`).then(async (r) => ({ status: r.status, text: await r.text() }));
+  const macs = ['52:54:00:bb:00:01', '52:54:00:bb:00:02', '52:54:00:bb:00:03', '52:54:00:bb:00:04'];
+  for (const mac of macs) assert.equal((await get(mac)).status, 200, mac);
+  const fifth = await get('52:54:00:bb:00:05');
+  assert.equal(fifth.status, 429);
+  assert.match(fifth.text, /too many unknown PCs/);
+  // PCs already waiting keep polling normally.
+  assert.equal((await get(macs[0]!)).status, 200);
+  const waiting = JSON.parse((await f.cli(['waiting', '--json'])).stdout) as { mac: string; code: string }[];
+  assert.deepEqual(waiting.map((w) => w.mac).sort(), macs);
+
+  // Once one of them is enrolled, the address may introduce another.
+  const image = path.join(f.dataDir, 'golden.raw');
+  fs.writeFileSync(image, Buffer.alloc(1024 * 1024, 0x5a));
+  assert.equal((await f.cli(['image', 'import', image, '--name', 'golden'])).code, 0);
+  const enroll = await f.cli(['enroll', waiting.find((w) => w.mac === macs[1])!.code, '--name', 'pc-2', '--image', 'golden']);
+  assert.equal(enroll.code, 0, enroll.stderr);
+  assert.equal((await get('52:54:00:bb:00:05')).status, 200);
 });

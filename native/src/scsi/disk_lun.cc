@@ -396,7 +396,7 @@ class DiskLun final : public Lun {
 
   CommandResult read(const DecodedCdb& d) {
     // Checked before the range, as LIO does: a transfer we would never accept is a CDB error.
-    if (d.blocks > kMaxTransferBlocks) return invalidFieldInCdb(transferLengthByte(d));
+    if (d.blocks > kMaxReadBlocks) return invalidFieldInCdb(transferLengthByte(d));
     if (!rangeOk(d.lba, d.blocks)) return lbaOutOfRange();
     CommandResult result;
     if (d.blocks == 0) return result;  // SBC-3 5.11: transfer length 0 is not an error

@@ -11,6 +11,11 @@ constexpr uint8_t kLogicalPerPhysicalExponent = 3;   // 4 KiB physical blocks (=
 // Block limits VPD (SBC-3 6.6.4). The transport buffers a command's Data-Out in memory, so
 // the maximum transfer length also bounds per-command memory: 8192 blocks = 4 MiB.
 constexpr uint32_t kMaxTransferBlocks = 8192;
+// READ data never passes through memory (FileExtents sent with sendfile), so reads may be
+// longer than the advertised limit: iPXE never asks for the Block Limits page and, under UEFI,
+// passes a boot loader's one ReadBlocks call (an 8 MiB kernel, say) through as one READ.
+// The cap bounds the extent list of one command (at most one extent per 4 KiB chunk).
+constexpr uint32_t kMaxReadBlocks = 1u << 21;          // 1 GiB
 constexpr uint32_t kOptimalTransferBlocks = 2048;      // 1 MiB
 constexpr uint32_t kOptimalGranularityBlocks = 8;      // one 4 KiB chunk
 // libiscsi's test_inquiry_block_limits insists on <= 1M blocks (or 0xFFFFFFFF = no limit).
