@@ -29,6 +29,10 @@ export interface LanbootConfig {
   interface: string | undefined;
   dhcp: DhcpMode;
   dhcpRange: DhcpRange | undefined;
+  /** Serve full DHCP even when another DHCP server answers on the interface. */
+  dhcpForce: boolean;
+  /** TFTP port for the iPXE binaries; undefined = the default (on when DHCP is on). */
+  tftpPort: number | undefined;
   /** The config file that was read, if any. */
   configFile: string | undefined;
 }
@@ -44,6 +48,8 @@ export interface ConfigFlags {
   interface?: string | undefined;
   dhcp?: string | undefined;
   'dhcp-range'?: string | undefined;
+  'dhcp-force'?: boolean | undefined;
+  'tftp-port'?: string | undefined;
 }
 
 export interface ConfigInputs {
@@ -64,6 +70,8 @@ const SETTINGS = {
   interface: { flag: 'interface', env: 'LANBOOT_INTERFACE' },
   dhcp: { flag: 'dhcp', env: 'LANBOOT_DHCP' },
   dhcpRange: { flag: 'dhcp-range', env: 'LANBOOT_DHCP_RANGE' },
+  dhcpForce: { flag: 'dhcp-force', env: 'LANBOOT_DHCP_FORCE' },
+  tftpPort: { flag: 'tftp-port', env: 'LANBOOT_TFTP_PORT' },
 } as const satisfies Record<string, { flag: keyof ConfigFlags; env: string }>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -262,5 +270,17 @@ export function loadConfig(inputs: ConfigInputs): LanbootConfig {
     throw new LanbootError('LANBOOT_CONFIG_INVALID', `${rangeRaw.label}: an address range is only used with --dhcp full (DHCP mode is '${dhcp}')`);
   }
 
-  return { dataDir, listen, iscsiPort, httpPort, logLevel, interface: iface, dhcp, dhcpRange, configFile };
+  const forceRaw = pick('dhcpForce');
+  let dhcpForce = false;
+  if (forceRaw) {
+    const v = forceRaw.value;
+    if (v === true || v === 'true' || v === '1') dhcpForce = true;
+    else if (v === false || v === 'false' || v === '0') dhcpForce = false;
+    else throw invalid(forceRaw.label, 'true/false (or 1/0)', v);
+  }
+
+  const tftpRaw = pick('tftpPort');
+  const tftpPort = tftpRaw ? parsePort(tftpRaw) : undefined;
+
+  return { dataDir, listen, iscsiPort, httpPort, logLevel, interface: iface, dhcp, dhcpRange, dhcpForce, tftpPort, configFile };
 }

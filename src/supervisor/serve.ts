@@ -20,6 +20,8 @@ export const SERVE_OPTIONS = {
   interface: { type: 'string' },
   dhcp: { type: 'string' },
   'dhcp-range': { type: 'string' },
+  'dhcp-force': { type: 'boolean' },
+  'tftp-port': { type: 'string' },
 } as const;
 
 /** Runs until stopped; resolves with the process exit code. */

@@ -4,15 +4,13 @@
 // gets the bound ports and the box's advertised address, stop() runs in reverse order
 // before the engine and the database close.
 import type { Logger } from 'pino';
-import { parsePort, type LanbootConfig } from '../config/config.js';
-import { LanbootError } from '../log/errors.js';
+import type { LanbootConfig } from '../config/config.js';
 import { DhcpService } from '../dhcp/service.js';
 import { BootService } from '../boot/service.js';
 import { TftpBootService } from '../boot/tftp-service.js';
 import type { SupervisorService } from './service.js';
 
-/** Settings of the network-boot services that LanbootConfig does not carry (yet): read from
- *  the environment. `--tftp-port` / `--dhcp-force` flags belong in config.ts (asked for). */
+/** What the network-boot services run with, derived from the configuration. */
 export interface NetworkBootSettings {
   /** undefined = no TFTP server. */
   tftpPort: number | undefined;
@@ -23,27 +21,16 @@ export interface NetworkBootSettings {
 export const TFTP_PORT_ROOT = 69;
 export const TFTP_PORT_UNPRIVILEGED = 6969;
 
-export function networkBootSettings(config: LanbootConfig, env: NodeJS.ProcessEnv, isRoot: boolean): NetworkBootSettings {
-  const extra = config as LanbootConfig & { tftpPort?: number; dhcpForce?: boolean };
-  let tftpPort: number | undefined = extra.tftpPort;
-  const envPort = env['LANBOOT_TFTP_PORT'];
-  if (tftpPort === undefined && envPort !== undefined && envPort !== '') tftpPort = parsePort({ value: envPort, label: 'LANBOOT_TFTP_PORT' });
+export function networkBootSettings(config: LanbootConfig, isRoot: boolean): NetworkBootSettings {
+  let tftpPort = config.tftpPort;
   // PXE firmware fetches iPXE over TFTP only when lanboot answers its DHCP: with an interface
   // (DHCP on), TFTP runs by default.
   if (tftpPort === undefined && config.interface !== undefined && config.dhcp !== 'off') tftpPort = isRoot ? TFTP_PORT_ROOT : TFTP_PORT_UNPRIVILEGED;
-  let dhcpForce = extra.dhcpForce ?? false;
-  const envForce = env['LANBOOT_DHCP_FORCE'];
-  if (envForce !== undefined && envForce !== '') {
-    if (envForce !== '1' && envForce !== '0' && envForce !== 'true' && envForce !== 'false') {
-      throw new LanbootError('LANBOOT_CONFIG_INVALID', `LANBOOT_DHCP_FORCE: expected 1 or 0, got '${envForce.slice(0, 20)}'`);
-    }
-    dhcpForce = envForce === '1' || envForce === 'true';
-  }
-  return { tftpPort, dhcpForce };
+  return { tftpPort, dhcpForce: config.dhcpForce };
 }
 
-export function buildServices(config: LanbootConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env): SupervisorService[] {
-  const settings = networkBootSettings(config, env, typeof process.getuid === 'function' && process.getuid() === 0);
+export function buildServices(config: LanbootConfig, logger: Logger): SupervisorService[] {
+  const settings = networkBootSettings(config, typeof process.getuid === 'function' && process.getuid() === 0);
   const services: SupervisorService[] = [];
   const boot = new BootService();
   if (config.dhcp !== 'off' && config.interface !== undefined) {

@@ -110,7 +110,7 @@ export class Supervisor {
       iscsi: { host: config.listen, port: this.iscsiPort },
       http: { host: config.listen, port: this.httpPort },
       portal: this.portal,
-      dhcp: { mode: config.dhcp, interface: config.interface ?? null, running: false },
+      dhcp: { mode: config.dhcp, interface: config.interface ?? null, running: this.startedServices.some((s) => s.name === 'dhcp') },
       seats,
       images,
       sessions,
@@ -209,7 +209,7 @@ export class Supervisor {
         this.startedServices.push(service);
       }
       if ((config.interface || config.dhcp !== 'off') && !services.some((s) => s.name === 'dhcp')) {
-        this.log.warn({ interface: config.interface, dhcp: config.dhcp, dhcpRange: config.dhcpRange }, 'DHCP is not started yet (network boot comes with issue 3)');
+        this.log.warn({ interface: config.interface, dhcp: config.dhcp, dhcpRange: config.dhcpRange }, 'DHCP is not started: no DHCP service was built for this configuration');
       }
 
       this.log.info(

@@ -8,30 +8,32 @@ import { buildServices, networkBootSettings } from '../../src/supervisor/service
 import { LanbootError } from '../../src/log/errors.js';
 
 const silent = pino({ level: 'silent' });
-const configFor = (flags: Record<string, string>) => loadConfig({ flags, env: {}, cwd: '/tmp', isRoot: false });
+const configFor = (flags: Record<string, string>, env: NodeJS.ProcessEnv = {}) => loadConfig({ flags, env, cwd: '/tmp', isRoot: false });
 
 test('no interface: only the boot service, no DHCP and no TFTP', () => {
   const config = configFor({ data: '/tmp/x' });
-  assert.deepEqual(buildServices(config, silent, {}).map((s) => s.name), ['boot']);
-  assert.deepEqual(networkBootSettings(config, {}, true), { tftpPort: undefined, dhcpForce: false });
+  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['boot']);
+  assert.deepEqual(networkBootSettings(config, true), { tftpPort: undefined, dhcpForce: false });
 });
 
 test('an interface (proxy by default) brings DHCP and TFTP: port 69 as root, 6969 otherwise', () => {
   const config = configFor({ data: '/tmp/x', interface: 'eth0' });
   assert.equal(config.dhcp, 'proxy');
-  assert.deepEqual(buildServices(config, silent, {}).map((s) => s.name), ['dhcp', 'tftp', 'boot']);
-  assert.equal(networkBootSettings(config, {}, true).tftpPort, 69);
-  assert.equal(networkBootSettings(config, {}, false).tftpPort, 6969);
+  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['dhcp', 'tftp', 'boot']);
+  assert.equal(networkBootSettings(config, true).tftpPort, 69);
+  assert.equal(networkBootSettings(config, false).tftpPort, 6969);
   const off = configFor({ data: '/tmp/x', interface: 'eth0', dhcp: 'off' });
-  assert.deepEqual(buildServices(off, silent, {}).map((s) => s.name), ['boot']);
+  assert.deepEqual(buildServices(off, silent).map((s) => s.name), ['boot']);
 });
 
-test('LANBOOT_TFTP_PORT and LANBOOT_DHCP_FORCE are validated', () => {
-  const config = configFor({ data: '/tmp/x' });
-  assert.equal(networkBootSettings(config, { LANBOOT_TFTP_PORT: '0' }, false).tftpPort, 0);
-  assert.deepEqual(buildServices(config, silent, { LANBOOT_TFTP_PORT: '0' }).map((s) => s.name), ['tftp', 'boot']);
-  assert.throws(() => networkBootSettings(config, { LANBOOT_TFTP_PORT: '70000' }, false), (e: unknown) => e instanceof LanbootError && /LANBOOT_TFTP_PORT/.test(e.message));
-  assert.equal(networkBootSettings(config, { LANBOOT_DHCP_FORCE: '1' }, false).dhcpForce, true);
-  assert.equal(networkBootSettings(config, { LANBOOT_DHCP_FORCE: 'false' }, false).dhcpForce, false);
-  assert.throws(() => networkBootSettings(config, { LANBOOT_DHCP_FORCE: 'yes please' }, false), /LANBOOT_DHCP_FORCE/);
+test('--tftp-port / LANBOOT_TFTP_PORT and --dhcp-force / LANBOOT_DHCP_FORCE come from the config', () => {
+  const config = configFor({ data: '/tmp/x' }, { LANBOOT_TFTP_PORT: '0' });
+  assert.equal(networkBootSettings(config, false).tftpPort, 0);
+  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['tftp', 'boot']);
+  assert.equal(networkBootSettings(configFor({ data: '/tmp/x', 'tftp-port': '7000' }), false).tftpPort, 7000);
+  assert.throws(() => configFor({ data: '/tmp/x' }, { LANBOOT_TFTP_PORT: '70000' }), (e: unknown) => e instanceof LanbootError && /LANBOOT_TFTP_PORT/.test(e.message));
+  assert.equal(networkBootSettings(configFor({ data: '/tmp/x' }, { LANBOOT_DHCP_FORCE: '1' }), false).dhcpForce, true);
+  assert.equal(networkBootSettings(configFor({ data: '/tmp/x' }, { LANBOOT_DHCP_FORCE: 'false' }), false).dhcpForce, false);
+  assert.equal(loadConfig({ flags: { data: '/tmp/x', 'dhcp-force': true }, env: {}, cwd: '/tmp', isRoot: false }).dhcpForce, true);
+  assert.throws(() => configFor({ data: '/tmp/x' }, { LANBOOT_DHCP_FORCE: 'yes please' }), /LANBOOT_DHCP_FORCE/);
 });
