@@ -218,9 +218,9 @@ test('a service failing to start stops the supervisor cleanly with its name in t
   assert.equal(fs.existsSync(path.join(dir, 'lanboot.sock')), false);
 });
 
-test('--interface without a DHCP service: accepted, and the log says DHCP is not started yet', async (t) => {
+test('--interface without a DHCP service: accepted, and the log says DHCP is not started', async (t) => {
   const f = await startFixture(t, { flags: { interface: 'eth9', dhcp: 'proxy' } });
-  const line = f.logLines().find((l) => l.msg === 'DHCP is not started yet (network boot comes with issue 3)');
+  const line = f.logLines().find((l) => l.msg === 'DHCP is not started: no DHCP service was built for this configuration');
   assert.equal(line?.interface, 'eth9');
   assert.equal(line?.dhcp, 'proxy');
   const status = JSON.parse((await f.cli(['status', '--json'])).stdout);
