@@ -1,6 +1,6 @@
 // The hono apps. One set of routes, mounted twice:
-//  - the LAN-facing HTTP port: /healthz and the read-only GET /api/v1/status (the web UI and
-//    boot endpoints come in later issues, with their own auth);
+//  - the LAN-facing HTTP port: /healthz, the read-only GET /api/v1/status, and the routes
+//    services mount (the boot endpoints, src/boot); the web UI comes later, with its own auth;
 //  - the local API on DATA/lanboot.sock (0600, the CLI's trusted channel): every /api/v1
 //    route, including the ones that change state or reveal CHAP secrets.
 import { Hono, type Context } from 'hono';
