@@ -58,6 +58,7 @@ import { Opcode, parsePacket, serializeAck, serializeRequest, type TftpOptionLis
 import { createTestNetwork, type TestNetwork } from '../test/helpers/netns.js';
 import { runLanbootCli, lanbootMain } from '../test/helpers/supervisor.js';
 import { processCpuSeconds, repoRoot, requireTools, waitFor } from '../test/helpers/tools.js';
+import { replaceBenchmarkSection } from './support/docs-section.js';
 
 const CLIENT_ENV = 'PXE_STORM_CLIENT';
 const UNDIONLY = '/usr/lib/ipxe/undionly.kpxe';
@@ -754,34 +755,6 @@ function renderSection(summaries: Summary[], loadStart: string, dnsmasqVer: stri
   return lines.join('\n');
 }
 
-/** Replaces only the "## PXE boot storm" section of docs/benchmarks.md (others belong to others). */
-async function writeSection(section: string): Promise<void> {
-  const file = path.join(repoRoot, 'docs', 'benchmarks.md');
-  let text = '';
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch {
-    text = '# Benchmarks\n\n';
-  }
-  const lines = text.split('\n');
-  const start = lines.findIndex((line) => line.trim() === '## PXE boot storm');
-  if (start === -1) {
-    const glue = text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n';
-    await fsp.writeFile(file, text + glue + section);
-    return;
-  }
-  let end = lines.length;
-  // The section ends at the next "## " heading or at a generated-section marker of another bench.
-  for (let i = start + 1; i < lines.length; i++) {
-    if (/^## /.test(lines[i]!) || /^<!--/.test(lines[i]!)) {
-      end = i;
-      break;
-    }
-  }
-  const rest = lines.slice(end).join('\n');
-  const head = [...lines.slice(0, start), ...section.split('\n')].join('\n').replace(/\n*$/, '\n');
-  await fsp.writeFile(file, rest ? `${head}\n${rest}` : head);
-}
 
 async function orchestrate(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench/pxe-storm needs root (network namespaces, DHCP on 67/68, TFTP on 69)');
@@ -825,7 +798,7 @@ async function orchestrate(): Promise<void> {
     const summaries = variants.map(([, , , tag]) => summarize(rowsByVariant.get(tag)!));
     const section = renderSection(summaries, loadStart, dnsmasqVersion(), (await fsp.stat(UNDIONLY)).size);
     process.stdout.write(`${section}\n`);
-    if (!args['no-write']) await writeSection(section);
+    if (!args['no-write']) await replaceBenchmarkSection(repoRoot, 'PXE boot storm', section);
   } finally {
     clearTimeout(runTimer);
     await cleanupAll(work);

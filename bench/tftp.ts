@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tftpGet } from '../src/tftp/client.js';
 import type { TftpOptionList } from '../src/tftp/codec.js';
+import { replaceBenchmarkSection } from './support/docs-section.js';
 
 const NETNS_ENV = 'LANBOOT_TFTP_BENCH_NETNS';
 const HOST = '127.0.0.1';
@@ -335,32 +336,6 @@ function renderSection(rows: Row[], delayedRows: Row[], atftpRows: Row[], concur
   return lines.join('\n');
 }
 
-/** Replaces only the "## TFTP" section of docs/benchmarks.md (other sections belong to others). */
-async function writeSection(section: string): Promise<void> {
-  const file = path.join(repoRoot, 'docs', 'benchmarks.md');
-  let text = '';
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    text = '# Benchmarks\n\n';
-  }
-  const lines = text.split('\n');
-  const start = lines.findIndex((line) => line.trim() === '## TFTP');
-  if (start === -1) {
-    const glue = text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n';
-    await fs.writeFile(file, text + glue + section);
-    return;
-  }
-  let end = lines.length;
-  for (let i = start + 1; i < lines.length; i++) {
-    if (/^## /.test(lines[i]!)) {
-      end = i;
-      break;
-    }
-  }
-  const rest = lines.slice(end).join('\n');
-  await fs.writeFile(file, [...lines.slice(0, start), ...section.split('\n')].join('\n').replace(/\n*$/, '\n\n') + rest);
-}
 
 async function inner(): Promise<void> {
   const base = await fs.mkdtemp(path.join(os.tmpdir(), 'lanboot-bench-tftp-'));
@@ -427,7 +402,7 @@ async function inner(): Promise<void> {
     }
     const section = renderSection(rows, delayedRows, atftpRows, concurrentRows, expected.length);
     process.stdout.write(`${section}\n`);
-    if (!args['no-write']) await writeSection(section);
+    if (!args['no-write']) await replaceBenchmarkSection(repoRoot, 'TFTP', section);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(

@@ -582,7 +582,7 @@ class DiskLun final : public Lun {
   CommandResult modeSense(const DecodedCdb& d) {
     const bool ten = d.opcode == op::kModeSense10;
     if (d.pageControl == 3) {
-      // Saved values are not implemented (SPC-4 6.11: SAVING PARAMETERS NOT SUPPORTED).
+      // Saved values are not kept (SPC-4 6.11: SAVING PARAMETERS NOT SUPPORTED).
       SenseDetails details;
       details.fieldPointerValid = true;
       details.fieldByte = 2;
