@@ -23,6 +23,7 @@
 
 #include "cow/map_header.h"
 #include "cow/store.h"
+#include "check.h"
 
 using lanboot::scsi::CowStore;
 using lanboot::scsi::CowStoreOptions;
@@ -30,24 +31,6 @@ using lanboot::scsi::FileExtent;
 
 namespace {
 
-int failures = 0;
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                \
-    }                                                                            \
-  } while (0)
-#define CHECK_EQ(a, b)                                                                              \
-  do {                                                                                              \
-    auto va = (a);                                                                                  \
-    auto vb = (b);                                                                                  \
-    if (!(va == vb)) {                                                                              \
-      std::fprintf(stderr, "%s:%d: CHECK_EQ failed: %s (%lld) != %s (%lld)\n", __FILE__, __LINE__, #a, \
-                   static_cast<long long>(va), #b, static_cast<long long>(vb));                     \
-      ++failures;                                                                                   \
-    }                                                                                               \
-  } while (0)
 
 constexpr uint64_t kChunk = 4096;
 

@@ -14,15 +14,8 @@
 
 #include "common/bytes.h"
 #include "iscsi/connection.h"
+#include "check.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                    \
-    }                                                                                \
-  } while (0)
 
 using namespace lanboot;
 using namespace lanboot::iscsi;

@@ -10,15 +10,8 @@
 #include "common/md5.h"
 #include "iscsi/login.h"
 #include "iscsi/text.h"
+#include "check.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                    \
-    }                                                                                \
-  } while (0)
 
 using namespace lanboot::iscsi;
 

@@ -5,15 +5,8 @@
 #include <vector>
 
 #include "iscsi/pdu.h"
+#include "check.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                    \
-    }                                                                                \
-  } while (0)
 
 using namespace lanboot::iscsi;
 

@@ -11,15 +11,8 @@
 #include <vector>
 
 #include "iscsi/socket_transport.h"
+#include "check.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                    \
-    }                                                                                \
-  } while (0)
 
 using namespace lanboot;
 using namespace lanboot::iscsi;

@@ -17,29 +17,12 @@
 #include "scsi/cdb.h"
 #include "scsi/disk_lun.h"
 #include "scsi/lun.h"
+#include "check.h"
 
 using namespace lanboot::scsi;
 
 namespace {
 
-int failures = 0;
-#define CHECK(cond)                                                                 \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                   \
-    }                                                                               \
-  } while (0)
-#define CHECK_EQ(a, b)                                                                                 \
-  do {                                                                                                 \
-    auto va = (a);                                                                                     \
-    auto vb = (b);                                                                                     \
-    if (!(va == vb)) {                                                                                 \
-      std::fprintf(stderr, "%s:%d: CHECK_EQ failed: %s (0x%llx) != %s (0x%llx)\n", __FILE__, __LINE__, #a, \
-                   static_cast<unsigned long long>(va), #b, static_cast<unsigned long long>(vb));      \
-      ++failures;                                                                                      \
-    }                                                                                                  \
-  } while (0)
 
 constexpr uint64_t kBlocks = 4096;  // 2 MiB disk
 constexpr uint32_t kBlock = 512;
