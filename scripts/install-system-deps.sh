@@ -19,6 +19,10 @@ packages=(
   libssl3 libkmod2
   # misc tools used by tests and benchmarks
   procps psmisc util-linux e2fsprogs cpio
+  # web UI browser tests (playwright-core drives Debian's Chromium)
+  chromium
+  # appliance image (image-build/): Debian rootfs, read-only root filesystem, disk layout
+  mmdebstrap squashfs-tools erofs-utils dosfstools fdisk gdisk
 )
 
 missing=()

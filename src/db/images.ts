@@ -71,6 +71,12 @@ export class ImageRepository {
     return row && toVersion(row);
   }
 
+  /** The version new seats start on and resets move seats to. Until rollback exists this
+   *  is the latest version. */
+  currentVersion(imageName: string): ImageVersionRow | undefined {
+    return this.latestVersion(imageName);
+  }
+
   getVersion(imageId: number, number: number): ImageVersionRow | undefined {
     const row = this.db
       .prepare(`SELECT ${VERSION_COLUMNS} FROM image_versions v JOIN images i ON i.id = v.image_id WHERE v.image_id = ? AND v.number = ?`)

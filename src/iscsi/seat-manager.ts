@@ -141,7 +141,7 @@ export class SeatManager {
     }
 
     const { images, seats, engine, layout } = this.options;
-    const version = images.latestVersion(imageName);
+    const version = images.currentVersion(imageName);
     if (!version) throw new LanbootError('LANBOOT_IMAGE_NOT_FOUND', `image '${imageName}' does not exist (import it with \`lanboot image import FILE --name ${imageName}\`)`);
     if (seats.findByName(name)) throw new LanbootError('LANBOOT_SEAT_EXISTS', `seat '${name}' already exists`);
     if (mac) {
@@ -233,7 +233,7 @@ export class SeatManager {
   reset(name: unknown): SeatDetails {
     let seat = this.require(name);
     const { engine, images, seats } = this.options;
-    const latest = images.latestVersion(seat.imageName);
+    const latest = images.currentVersion(seat.imageName);
     const previousVersion = seat.imageVersion;
     try {
       if (latest && latest.number !== seat.imageVersion) {
