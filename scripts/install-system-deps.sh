@@ -19,10 +19,14 @@ packages=(
   libssl3 libkmod2
   # misc tools used by tests and benchmarks
   procps psmisc util-linux e2fsprogs cpio
+  # image import (src/storage): mount for USB sticks, openssl dgst hashes versions read back
+  mount openssl
   # web UI browser tests (playwright-core drives Debian's Chromium)
   chromium
   # appliance image (image-build/): Debian rootfs, read-only root filesystem, disk layout
   mmdebstrap squashfs-tools erofs-utils dosfstools fdisk gdisk
+  # ... trixie's archive key for mmdebstrap, and the FAT tools that fill the ESP without loop devices
+  debian-archive-keyring mtools
 )
 
 missing=()

@@ -29,10 +29,10 @@ function echoText(words: readonly string[], what: string): string {
   return words.map((w, i) => scriptValue(w, `${what} word ${i + 1}`)).join(' ');
 }
 
-/** How a known seat's disk is attached. `install` (keep-san) is not a stored seat mode yet;
- *  the script branch exists for when it is (issue 3: an installer on DVD/USB writes onto the
- *  iSCSI disk, as in seed 000). */
-export type BootScriptMode = 'fresh' | 'persistent' | 'install';
+/** How a known seat's disk is attached: sanboot for fresh/persistent/maintenance (they
+ *  differ in what the supervisor does with the delta, docs/seats.md), keep-san + sanhook for
+ *  install (an installer on DVD/USB writes onto the iSCSI disk, as in seed 000). */
+export type BootScriptMode = 'fresh' | 'persistent' | 'maintenance' | 'install';
 
 export interface SanBootScriptInput {
   seatName: string;

@@ -8,7 +8,7 @@
 //                               enrollment script; a malformed MAC gets 400
 //   GET /ipxe/<name>            the iPXE binaries of Debian's ipxe package (fixed allow-list),
 //                               for UEFI HTTP boot
-// Local API (DATA/lanboot.sock, the CLI):
+// API (/api/v1: the local socket for the CLI, and the LAN port behind the web UI's login):
 //   GET  /api/v1/waiting                 PCs waiting to be enrolled
 //   GET  /api/v1/boot-events[?mac=MAC]   a PC's boot timeline (or the latest steps of all)
 //   POST /api/v1/enroll {code, name, image, mode}
@@ -110,7 +110,7 @@ export class BootService implements SupervisorService {
     this.seats = ctx.seats;
     this.log = ctx.logger.child({ component: 'boot' });
     this.mountLan(ctx.httpApp);
-    this.mountLocal(ctx.localApi);
+    this.mountApi(ctx.api);
   }
 
   start(ctx: StartContext): void {
@@ -301,7 +301,7 @@ export class BootService implements SupervisorService {
     });
   }
 
-  private mountLocal(app: Hono): void {
+  private mountApi(app: Hono): void {
     // A PC that got a seat through `client add --mac` while it waited is not waiting any more.
     app.get('/api/v1/waiting', (c) => c.json(this.store!.listWaiting().filter((pc) => this.seats!.findByMac(pc.mac) === undefined)));
 

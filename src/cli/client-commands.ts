@@ -1,15 +1,18 @@
 // `lanboot client ...`: seats (one PC's disk each).
 import { normalizeMac, validateIqn, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
-import type { SeatDetails, SeatSummary } from '../iscsi/seat-manager.js';
+import type { CommitResult, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../iscsi/seat-manager.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
-import { formatBytes, formatTable } from './format.js';
+import { formatBytes, formatProgress, formatTable } from './format.js';
 
 export function printSeat(io: CliIo, seat: SeatDetails): void {
   const lines = [
     `seat        ${seat.name}`,
-    `image       ${seat.image} v${seat.version}${seat.latestVersion > seat.version ? ` (v${seat.latestVersion} available: \`lanboot client reset ${seat.name}\`)` : ''}`,
+    seat.image === null || seat.version === null
+      ? `disk        blank, ${formatBytes(seat.diskBytes ?? 0)} (install seat: \`lanboot client commit ${seat.name} --image NAME\` makes it an image)`
+      : `image       ${seat.image} v${seat.version}${seat.latestVersion !== null && seat.latestVersion !== seat.version ? ` (v${seat.latestVersion} is current: \`lanboot client move ${seat.name}\`)` : ''}`,
     `mode        ${seat.mode}`,
+    `quota       ${seat.quotaBytes > 0 ? formatBytes(seat.quotaBytes) : 'none'}`,
     `mac         ${seat.mac ?? '-'}`,
     `target      ${seat.targetIqn}`,
     `portal      ${seat.portal}`,
@@ -20,6 +23,7 @@ export function printSeat(io: CliIo, seat: SeatDetails): void {
   if (seat.mutualChap) lines.push(`mutual chap user ${seat.mutualChap.user}, secret ${seat.mutualChap.secret}`);
   lines.push(`serial      ${seat.serial}`, `naa         ${seat.naa}`);
   if (seat.deltaBytes !== null) lines.push(`delta       ${formatBytes(seat.deltaBytes)}`);
+  if (seat.lastOperation) lines.push(`last op     ${seat.lastOperation.kind} ${seat.lastOperation.state}${seat.lastOperation.message ? `: ${seat.lastOperation.message}` : ''}`);
   lines.push(`sessions    ${seat.sessions.length === 0 ? 'none' : seat.sessions.map((s) => `${s.initiatorIqn} from ${s.remoteAddress}`).join('; ')}`);
   io.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -34,6 +38,8 @@ async function clientAdd(args: string[], io: CliIo): Promise<void> {
       image: { type: 'string' },
       mac: { type: 'string' },
       mode: { type: 'string' },
+      size: { type: 'string' },
+      quota: { type: 'string' },
       initiator: { type: 'string', multiple: true },
       'no-chap': { type: 'boolean' },
       'mutual-chap': { type: 'boolean' },
@@ -42,13 +48,15 @@ async function clientAdd(args: string[], io: CliIo): Promise<void> {
   );
   // Validated here too, so a typo is refused before anything reaches the supervisor.
   const name = validateName(requireFlag('client add', values.name, '--name'), 'seat', '--name');
-  const image = validateName(requireFlag('client add', values.image, '--image'), 'image', '--image');
-  const mac = values.mac === undefined ? undefined : normalizeMac(values.mac, '--mac');
   const mode = values.mode === undefined ? undefined : validateMode(values.mode, '--mode');
+  // An install seat is a blank disk of --size; every other seat starts from --image.
+  const image = mode === 'install' ? undefined : validateName(requireFlag('client add', values.image, '--image'), 'image', '--image');
+  if (mode === 'install') requireFlag('client add', values.size, '--size');
+  const mac = values.mac === undefined ? undefined : normalizeMac(values.mac, '--mac');
   const initiators = values.initiator?.map((iqn) => validateIqn(iqn, '--initiator'));
   if (values['no-chap'] && values['mutual-chap']) throw new LanbootError('LANBOOT_INVALID_INPUT', 'client add: --mutual-chap needs CHAP; drop --no-chap');
   const seat = await clientFor(values, io).call<SeatDetails>('POST', '/api/v1/clients', {
-    json: { name, image, mac, mode, initiators, chap: !values['no-chap'], mutualChap: values['mutual-chap'] === true },
+    json: { name, image, mac, mode, initiators, size: values.size, quota: values.quota, chap: !values['no-chap'], mutualChap: values['mutual-chap'] === true },
   });
   if (values.json) return printJson(io, seat);
   printSeat(io, seat);
@@ -62,8 +70,16 @@ async function clientList(args: string[], io: CliIo): Promise<void> {
     io.stdout.write('no seats (add one with `lanboot client add --name SEAT --image NAME`)\n');
     return;
   }
-  const rows = seats.map((s) => [s.name, `${s.image} v${s.version}`, s.mode, s.mac ?? '-', s.chap ? 'on' : 'off', String(s.sessions)]);
-  io.stdout.write(`${formatTable(['SEAT', 'IMAGE', 'MODE', 'MAC', 'CHAP', 'SESSIONS'], rows)}\n`);
+  const rows = seats.map((s) => [
+    s.name,
+    s.image === null ? '(blank)' : `${s.image} v${s.version}`,
+    s.mode,
+    s.mac ?? '-',
+    s.chap ? 'on' : 'off',
+    String(s.sessions),
+    `${s.deltaBytes === null ? '-' : formatBytes(s.deltaBytes)}${s.quotaBytes > 0 ? ` / ${formatBytes(s.quotaBytes)}` : ''}`,
+  ]);
+  io.stdout.write(`${formatTable(['SEAT', 'IMAGE', 'MODE', 'MAC', 'CHAP', 'SESSIONS', 'DELTA'], rows)}\n`);
 }
 
 function seatArg(command: string, args: string[], io: CliIo) {
@@ -82,7 +98,7 @@ async function clientReset(args: string[], io: CliIo): Promise<void> {
   const { values, seat, client } = seatArg('client reset', args, io);
   const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/reset`);
   if (values.json) return printJson(io, details);
-  io.stdout.write(`seat ${details.name} reset to ${details.image} v${details.version}\n`);
+  io.stdout.write(details.image === null ? `seat ${details.name}: blank disk again\n` : `seat ${details.name} reset to ${details.image} v${details.version}\n`);
 }
 
 async function clientRemove(args: string[], io: CliIo): Promise<void> {
@@ -92,4 +108,150 @@ async function clientRemove(args: string[], io: CliIo): Promise<void> {
   io.stdout.write(`seat ${result.removed} removed\n`);
 }
 
-export const CLIENT_COMMANDS: Record<string, Handler> = { add: clientAdd, list: clientList, show: clientShow, reset: clientReset, remove: clientRemove };
+function seatOptions<O extends Record<string, { type: 'string' | 'boolean' }>>(command: string, args: string[], io: CliIo, extra: O, names = 'SEAT', count = 1) {
+  const { values, positionals } = parse(command, args, { ...COMMON, ...extra }, { min: count, max: count, names });
+  return { values, positionals, seat: validateName(positionals[0], 'seat', 'SEAT'), client: clientFor(values, io) };
+}
+
+async function clientMode(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals, seat, client } = seatOptions('client mode', args, io, {}, 'SEAT MODE', 2);
+  const mode = validateMode(positionals[1], 'MODE');
+  const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/mode`, { json: { mode } });
+  if (values.json) return printJson(io, details);
+  io.stdout.write(`seat ${details.name} is now in ${details.mode} mode\n`);
+}
+
+async function clientQuota(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals, seat, client } = seatOptions('client quota', args, io, {}, 'SEAT SIZE|none', 2);
+  const quota = positionals[1] === 'none' ? null : positionals[1];
+  const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/quota`, { json: { quota } });
+  if (values.json) return printJson(io, details);
+  io.stdout.write(`seat ${details.name}: quota ${details.quotaBytes > 0 ? formatBytes(details.quotaBytes) : 'none'}\n`);
+}
+
+async function clientMove(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatOptions('client move', args, io, { version: { type: 'string' } });
+  const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/move`, { json: values.version === undefined ? {} : { version: values.version } });
+  if (values.json) return printJson(io, details);
+  io.stdout.write(`seat ${details.name} moved to ${details.image} v${details.version} (its changes were dropped)\n`);
+}
+
+/** `lanboot image move-seats IMAGE` (and its alias `client move-all`). */
+export const imageMoveSeats: Handler = (args, io) => moveAllSeats('image move-seats', args, io);
+
+async function clientMoveAll(args: string[], io: CliIo): Promise<void> {
+  return moveAllSeats('client move-all', args, io);
+}
+
+async function moveAllSeats(command: string, args: string[], io: CliIo): Promise<void> {
+  const { values, positionals } = parse(command, args, { ...COMMON, version: { type: 'string' } }, { min: 1, max: 1, names: 'IMAGE' });
+  const image = validateName(positionals[0], 'image', 'IMAGE');
+  const result = await clientFor(values, io).call<{ moved: string[]; unchanged: string[]; failed: { seat: string; error: string }[]; version: number }>('POST', '/api/v1/clients/move', {
+    json: values.version === undefined ? { image } : { image, version: values.version },
+  });
+  if (values.json) return printJson(io, result);
+  io.stdout.write(`${result.moved.length} seat(s) of ${image} moved to v${result.version}${result.moved.length ? `: ${result.moved.join(', ')}` : ''}\n`);
+  if (result.unchanged.length > 0) io.stdout.write(`already on v${result.version}: ${result.unchanged.join(', ')}\n`);
+  for (const f of result.failed) io.stderr.write(`seat ${f.seat} not moved: ${f.error}\n`);
+  if (result.failed.length > 0) throw new LanbootError('LANBOOT_ENGINE_FAILED', `${result.failed.length} seat(s) could not be moved`);
+}
+
+async function clientCommit(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatOptions('client commit', args, io, { image: { type: 'string' }, force: { type: 'boolean' } });
+  const image = values.image === undefined ? undefined : validateName(values.image, 'image', '--image');
+  const showProgress = io.stderr.isTTY === true;
+  const started = Date.now();
+  // The commit is one request; its progress is polled from the seat's lastOperation.
+  let timer: NodeJS.Timeout | undefined;
+  if (showProgress) {
+    timer = setInterval(() => {
+      client
+        .call<SeatDetails>('GET', `/api/v1/clients/${seat}`)
+        .then((d) => {
+          const p = d.lastOperation?.state === 'running' ? d.lastOperation.progress : undefined;
+          if (p) io.stderr.write(`\rcommitting ${seat}: ${formatProgress(p.bytesDone, p.totalBytes, Date.now() - started)}\x1b[K`);
+        })
+        .catch(() => undefined);
+    }, 500);
+  }
+  let result: CommitResult;
+  try {
+    result = await client.call<CommitResult>('POST', `/api/v1/clients/${seat}/commit`, { json: { image, force: values.force === true } });
+  } finally {
+    if (timer) {
+      clearInterval(timer);
+      io.stderr.write('\n');
+    }
+  }
+  if (values.json) return printJson(io, result);
+  io.stdout.write(`seat ${seat} committed as ${result.image} v${result.version} (${formatBytes(result.sizeBytes)}, sha256 ${result.sha256}); the seat is on it now\n`);
+}
+
+async function clientSnapshot(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatOptions('client snapshot', args, io, { label: { type: 'string' } });
+  const snap = await client.call<SnapshotView>('POST', `/api/v1/clients/${seat}/snapshots`, { json: values.label === undefined ? {} : { label: values.label } });
+  if (values.json) return printJson(io, snap);
+  io.stdout.write(`seat ${seat}: snapshot ${snap.number}${snap.label ? ` (${snap.label})` : ''} of ${formatBytes(snap.deltaBytes)}\n`);
+}
+
+async function clientSnapshots(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatOptions('client snapshots', args, io, {});
+  const list = await client.call<SnapshotView[]>('GET', `/api/v1/clients/${seat}/snapshots`);
+  if (values.json) return printJson(io, list);
+  if (list.length === 0) {
+    io.stdout.write(`seat ${seat} has no snapshots (take one with \`lanboot client snapshot ${seat}\`)\n`);
+    return;
+  }
+  const rows = list.map((s) => [String(s.number), s.label ?? '-', s.image === null ? '(blank)' : `${s.image} v${s.version}`, formatBytes(s.deltaBytes), s.createdAt]);
+  io.stdout.write(`${formatTable(['#', 'LABEL', 'MADE ON', 'DELTA', 'CREATED'], rows)}\n`);
+}
+
+async function clientRestore(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals, seat, client } = seatOptions('client restore', args, io, {}, 'SEAT SNAPSHOT', 2);
+  const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/snapshots/${encodeURIComponent(positionals[1]!)}/restore`);
+  if (values.json) return printJson(io, details);
+  io.stdout.write(`seat ${details.name}: snapshot ${positionals[1]} restored\n`);
+}
+
+async function clientSnapshotDelete(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals, seat, client } = seatOptions('client snapshot-delete', args, io, {}, 'SEAT SNAPSHOT', 2);
+  const result = await client.call<{ deleted: number }>('DELETE', `/api/v1/clients/${seat}/snapshots/${encodeURIComponent(positionals[1]!)}`);
+  if (values.json) return printJson(io, result);
+  io.stdout.write(`seat ${seat}: snapshot ${result.deleted} deleted\n`);
+}
+
+async function clientSpace(args: string[], io: CliIo): Promise<void> {
+  const { values } = parse('client space', args, COMMON, { min: 0, max: 0, names: '' });
+  const report = await clientFor(values, io).call<SpaceReport>('GET', '/api/v1/space');
+  if (values.json) return printJson(io, report);
+  const d = report.dataDisk;
+  const lines = [`data disk ${d.path}: ${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}`];
+  const rows = report.seats.map((s) => [
+    s.name,
+    s.deltaBytes === null ? '-' : formatBytes(s.deltaBytes),
+    s.quotaBytes > 0 ? formatBytes(s.quotaBytes) : 'none',
+    formatBytes(s.snapshotBytes),
+    s.full ? `FULL (${s.full.reason})` : '',
+  ]);
+  if (rows.length > 0) lines.push(formatTable(['SEAT', 'DELTA', 'QUOTA', 'SNAPSHOTS', ''], rows));
+  for (const w of report.warnings) lines.push(`warning: ${w.message}`);
+  io.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export const CLIENT_COMMANDS: Record<string, Handler> = {
+  add: clientAdd,
+  list: clientList,
+  show: clientShow,
+  reset: clientReset,
+  remove: clientRemove,
+  mode: clientMode,
+  quota: clientQuota,
+  move: clientMove,
+  'move-all': clientMoveAll,
+  commit: clientCommit,
+  snapshot: clientSnapshot,
+  snapshots: clientSnapshots,
+  restore: clientRestore,
+  'snapshot-delete': clientSnapshotDelete,
+  space: clientSpace,
+};

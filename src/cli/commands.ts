@@ -7,10 +7,10 @@ import { lanbootVersion } from '../system/version.js';
 import type { StatusView } from '../web/app.js';
 import type { SeatDetails } from '../iscsi/seat-manager.js';
 import { normalizeEnrollCode } from '../boot/enroll-code.js';
-import { CLIENT_COMMANDS } from './client-commands.js';
+import { CLIENT_COMMANDS, imageMoveSeats } from './client-commands.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
 import { formatTable } from './format.js';
-import { IMAGE_COMMANDS } from './image-commands.js';
+import { IMAGE_COMMANDS, USB_COMMANDS } from './image-commands.js';
 
 export type { CliIo } from './common.js';
 
@@ -19,14 +19,33 @@ export const USAGE = `usage: lanboot <command> [options]   (every command takes 
   serve [--data DIR] [--config FILE] [--iscsi-port N] [--http-port N] [--listen ADDR]
         [--log-level LEVEL] [--interface IF [--dhcp proxy|full|off] [--dhcp-range FIRST-LAST]]
   status [--json]
-  image import FILE --name NAME [--json]
+  image import FILE --name NAME [--iso-name X.iso] [--json]   (raw, qcow2, vhd, vhdx, vmdk, ISO)
   image list [--json]
-  client add --name SEAT --image NAME [--mac MAC] [--mode fresh|persistent]
-             [--initiator IQN ...] [--no-chap] [--mutual-chap] [--json]
+  image show NAME [--json]
+  image rollback NAME --version N [--json]
+  image delete NAME --version N [--json]
+  image prune NAME [--json]
+  image imports [--limit N] [--json]
+  usb list [--json]
+  usb import DEVICE FILE --name NAME [--json]
+  usb release DEVICE [--json]
+  client add --name SEAT --image NAME [--mac MAC] [--mode fresh|persistent|maintenance]
+             [--quota SIZE] [--initiator IQN ...] [--no-chap] [--mutual-chap] [--json]
+  client add --name SEAT --mode install --size SIZE [--mac MAC] [--quota SIZE] ...
   client list [--json]
   client show SEAT [--json]
   client reset SEAT [--json]
   client remove SEAT [--json]
+  client mode SEAT fresh|persistent|maintenance [--json]
+  client quota SEAT SIZE|none [--json]
+  client move SEAT [--version N] [--json]
+  client move-all IMAGE [--version N] [--json]   (= image move-seats IMAGE)
+  client commit SEAT [--image NAME] [--force] [--json]
+  client snapshot SEAT [--label L] [--json]
+  client snapshots SEAT [--json]
+  client restore SEAT SNAPSHOT [--json]
+  client snapshot-delete SEAT SNAPSHOT [--json]
+  client space [--json]
   waiting [--json]
   enroll CODE --name SEAT --image NAME [--mode fresh|persistent] [--json]
   boot events [MAC] [--json]
@@ -46,6 +65,7 @@ async function status(args: string[], io: CliIo): Promise<void> {
       `  DHCP    ${s.dhcp.mode}${s.dhcp.interface ? ` on ${s.dhcp.interface}` : ''}${s.dhcp.running ? '' : ' (not running)'}`,
       `  images  ${s.images}, seats ${s.seats}, iSCSI sessions ${s.sessions}, up ${s.uptimeSeconds}s`,
       ...Object.entries(s.services ?? {}).map(([name, state]) => `  ${name.padEnd(7)} ${JSON.stringify(state)}`),
+      ...(s.warnings ?? []).map((w) => `  warning ${w.message}`),
     ].join('\n') + '\n',
   );
 }
@@ -160,7 +180,8 @@ async function dhcpLeases(args: string[], io: CliIo): Promise<void> {
 
 const COMMANDS: Record<string, Handler | Record<string, Handler>> = {
   status,
-  image: IMAGE_COMMANDS,
+  image: { ...IMAGE_COMMANDS, 'move-seats': imageMoveSeats },
+  usb: USB_COMMANDS,
   client: CLIENT_COMMANDS,
   waiting,
   enroll,

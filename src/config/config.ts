@@ -33,6 +33,9 @@ export interface LanbootConfig {
   dhcpForce: boolean;
   /** TFTP port for the iPXE binaries; undefined = the default (on when DHCP is on). */
   tftpPort: number | undefined;
+  /** Answer as lanboot.local and advertise the web UI over mDNS (src/discovery); default on
+   *  when an interface is given, off otherwise (the embedded default binds nothing to the LAN). */
+  mdns: boolean;
   /** The config file that was read, if any. */
   configFile: string | undefined;
 }
@@ -50,6 +53,7 @@ export interface ConfigFlags {
   'dhcp-range'?: string | undefined;
   'dhcp-force'?: boolean | undefined;
   'tftp-port'?: string | undefined;
+  mdns?: string | undefined;
 }
 
 export interface ConfigInputs {
@@ -58,6 +62,8 @@ export interface ConfigInputs {
   cwd: string;
   /** Privileged ports (3260, 80) are the defaults only when running as root. */
   isRoot: boolean;
+  /** Where `interface: auto` looks for network interfaces (tests point it at a copy). */
+  sysClassNet?: string;
 }
 
 /** The settings a config file may hold, with the flag and variable that override them. */
@@ -72,6 +78,7 @@ const SETTINGS = {
   dhcpRange: { flag: 'dhcp-range', env: 'LANBOOT_DHCP_RANGE' },
   dhcpForce: { flag: 'dhcp-force', env: 'LANBOOT_DHCP_FORCE' },
   tftpPort: { flag: 'tftp-port', env: 'LANBOOT_TFTP_PORT' },
+  mdns: { flag: 'mdns', env: 'LANBOOT_MDNS' },
 } as const satisfies Record<string, { flag: keyof ConfigFlags; env: string }>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -105,6 +112,32 @@ export function parseInterfaceName(raw: RawValue): string {
   const { value, label } = raw;
   if (typeof value === 'string' && /^[A-Za-z0-9_.@-]{1,15}$/.test(value) && value !== '.' && value !== '..') return value;
   throw invalid(label, 'a network interface name like eth0 (1-15 characters)', value);
+}
+
+/** `interface: auto` (the appliance's config): the first wired interface with carrier, by name;
+ *  without carrier anywhere, the first wired one (DHCP on it works once a cable is plugged in).
+ *  Wired = Ethernet (type 1, ARPHRD_ETHER) backed by a device, not wireless: no bridge, veth,
+ *  tap or Wi-Fi. Read from sysfs (Documentation/ABI/testing/sysfs-class-net). */
+export function resolveAutoInterface(label: string, sysClassNet = '/sys/class/net'): string {
+  let names: string[];
+  try {
+    names = fs.readdirSync(sysClassNet).sort();
+  } catch (error) {
+    throw new LanbootError('LANBOOT_CONFIG_INVALID', `${label}: 'auto' cannot list network interfaces in ${sysClassNet}: ${(error as Error).message}`);
+  }
+  const read = (name: string, file: string): string | undefined => {
+    try {
+      return fs.readFileSync(path.join(sysClassNet, name, file), 'utf8').trim();
+    } catch {
+      return undefined; // carrier of a down interface reads as EINVAL
+    }
+  };
+  const wired = names.filter(
+    (name) => read(name, 'type') === '1' && fs.existsSync(path.join(sysClassNet, name, 'device')) && !fs.existsSync(path.join(sysClassNet, name, 'wireless')) && !fs.existsSync(path.join(sysClassNet, name, 'phy80211')),
+  );
+  const chosen = wired.find((name) => read(name, 'carrier') === '1') ?? wired[0];
+  if (chosen === undefined) throw new LanbootError('LANBOOT_CONFIG_INVALID', `${label}: 'auto' found no wired network interface (checked: ${names.join(', ') || 'none'})`);
+  return chosen;
 }
 
 export function parseDhcpRange(raw: RawValue): DhcpRange {
@@ -248,7 +281,7 @@ export function loadConfig(inputs: ConfigInputs): LanbootConfig {
   }
 
   const ifRaw = pick('interface');
-  const iface = ifRaw ? parseInterfaceName(ifRaw) : undefined;
+  const iface = ifRaw ? (ifRaw.value === 'auto' ? resolveAutoInterface(ifRaw.label, inputs.sysClassNet) : parseInterfaceName(ifRaw)) : undefined;
 
   // No DHCP on any interface unless one is named; with an interface, proxyDHCP by default
   // so lanboot coexists with the router's DHCP server.
@@ -282,5 +315,14 @@ export function loadConfig(inputs: ConfigInputs): LanbootConfig {
   const tftpRaw = pick('tftpPort');
   const tftpPort = tftpRaw ? parsePort(tftpRaw) : undefined;
 
-  return { dataDir, listen, iscsiPort, httpPort, logLevel, interface: iface, dhcp, dhcpRange, dhcpForce, tftpPort, configFile };
+  const mdnsRaw = pick('mdns');
+  let mdns = iface !== undefined;
+  if (mdnsRaw) {
+    const v = mdnsRaw.value;
+    if (v === true || v === 'true' || v === '1' || v === 'on') mdns = true;
+    else if (v === false || v === 'false' || v === '0' || v === 'off') mdns = false;
+    else throw invalid(mdnsRaw.label, 'on/off (or true/false)', v);
+  }
+
+  return { dataDir, listen, iscsiPort, httpPort, logLevel, interface: iface, dhcp, dhcpRange, dhcpForce, tftpPort, mdns, configFile };
 }

@@ -75,10 +75,30 @@ export function ipv4ToNumber(address: string): number {
   return address.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
 }
 
-export const SEAT_MODES = ['fresh', 'persistent'] as const;
+/** fresh: delta dropped at every boot; persistent: kept until reset; maintenance: the one
+ *  seat per image whose changes are committed as its next version; install: a blank disk
+ *  attached with iPXE keep-san for an OS installer (docs/seats.md). */
+export const SEAT_MODES = ['fresh', 'persistent', 'maintenance', 'install'] as const;
 export type SeatMode = (typeof SEAT_MODES)[number];
 
 export function validateMode(value: unknown, setting = '--mode'): SeatMode {
   if (typeof value === 'string' && (SEAT_MODES as readonly string[]).includes(value)) return value as SeatMode;
   throw new LanbootError('LANBOOT_INVALID_INPUT', `${setting}: expected one of ${SEAT_MODES.join(', ')}, got ${quoteInput(value)}`);
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/** Sizes like 64G, 512M, 1.5T, 1048576 (binary units; an optional trailing "iB"/"B").
+ *  Returns bytes, rounded down to a whole number of 512-byte blocks, within [min, max]. */
+export function parseSize(value: unknown, setting: string, limits: { min: number; max: number }): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) value = String(value);
+  const match = typeof value === 'string' ? /^\s*(\d{1,15}(?:\.\d{1,6})?)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(value) : null;
+  if (!match) {
+    throw new LanbootError('LANBOOT_INVALID_INPUT', `${setting}: expected a size like 64G, 512M or a number of bytes, got ${quoteInput(value)}`);
+  }
+  const bytes = Math.floor((Number(match[1]) * SIZE_UNITS[match[2]!.toUpperCase()]!) / 512) * 512;
+  if (!Number.isSafeInteger(bytes) || bytes < limits.min || bytes > limits.max) {
+    throw new LanbootError('LANBOOT_INVALID_INPUT', `${setting}: ${quoteInput(value)} is out of range (${limits.min} bytes to ${limits.max / 2 ** 40} TiB)`);
+  }
+  return bytes;
 }

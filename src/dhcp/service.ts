@@ -77,9 +77,9 @@ export class DhcpService implements SupervisorService {
   }
 
   mount(ctx: MountContext): void {
-    ctx.localApi.get('/api/v1/dhcp', (c) => c.json(this.status()));
-    ctx.localApi.post('/api/v1/dhcp/detect', async (c) => c.json(await this.detect()));
-    ctx.localApi.get('/api/v1/dhcp/leases', (c) => c.json(this.listLeases()));
+    ctx.api.get('/api/v1/dhcp', (c) => c.json(this.status()));
+    ctx.api.post('/api/v1/dhcp/detect', async (c) => c.json(await this.detect()));
+    ctx.api.get('/api/v1/dhcp/leases', (c) => c.json(this.listLeases()));
   }
 
   async start(ctx: StartContext): Promise<void> {

@@ -14,6 +14,24 @@ export type LanbootErrorCode =
   | 'LANBOOT_DB_MIGRATION_FAILED'
   | 'LANBOOT_ENGINE_FAILED'
   | 'LANBOOT_IO_FAILED'
+  // Golden image store (src/storage); LANBOOT_NO_SPACE is listed with the seats' codes
+  | 'LANBOOT_VERSION_IN_USE'
+  | 'LANBOOT_IMPORT_NOT_FOUND'
+  | 'LANBOOT_USB_NOT_FOUND'
+  | 'LANBOOT_USB_REMOVED'
+  | 'LANBOOT_USB_BUSY'
+  | 'LANBOOT_IMPORT_INTERRUPTED'
+  // Web UI / LAN API auth (src/web/auth)
+  | 'LANBOOT_AUTH_REQUIRED'
+  | 'LANBOOT_SETUP_REQUIRED'
+  | 'LANBOOT_ALREADY_SET_UP'
+  | 'LANBOOT_CSRF_REJECTED'
+  | 'LANBOOT_RATE_LIMITED'
+  // Seats (src/iscsi/seat-manager.ts)
+  | 'LANBOOT_SEAT_BUSY'
+  | 'LANBOOT_SEAT_CONFLICT'
+  | 'LANBOOT_SNAPSHOT_NOT_FOUND'
+  | 'LANBOOT_NO_SPACE'
   | 'LANBOOT_INTERNAL';
 
 export class LanbootError extends Error {
@@ -42,11 +60,32 @@ export function httpStatusFor(code: string): number {
       return 400;
     case 'LANBOOT_IMAGE_NOT_FOUND':
     case 'LANBOOT_SEAT_NOT_FOUND':
+    case 'LANBOOT_IMPORT_NOT_FOUND':
+    case 'LANBOOT_USB_NOT_FOUND':
       return 404;
     case 'LANBOOT_SEAT_EXISTS':
     case 'LANBOOT_MAC_IN_USE':
     case 'LANBOOT_ALREADY_RUNNING':
+    case 'LANBOOT_VERSION_IN_USE':
+    case 'LANBOOT_USB_REMOVED':
+    case 'LANBOOT_USB_BUSY':
       return 409;
+    case 'LANBOOT_AUTH_REQUIRED':
+      return 401;
+    case 'LANBOOT_SETUP_REQUIRED':
+    case 'LANBOOT_CSRF_REJECTED':
+      return 403;
+    case 'LANBOOT_ALREADY_SET_UP':
+      return 409;
+    case 'LANBOOT_RATE_LIMITED':
+      return 429;
+    case 'LANBOOT_SEAT_BUSY':
+    case 'LANBOOT_SEAT_CONFLICT':
+      return 409;
+    case 'LANBOOT_SNAPSHOT_NOT_FOUND':
+      return 404;
+    case 'LANBOOT_NO_SPACE':
+      return 507;
     default:
       return 500;
   }

@@ -75,7 +75,22 @@ export interface IscsiEngine {
   close(): void;
 }
 
+/** A seat's disk as the store sees it, for exportDisk. */
+export interface DiskSpec {
+  goldenPath: string;
+  deltaDir: string;
+  /** 0/absent = golden file size (blank disks need it). */
+  sizeBytes?: number;
+}
+
 export interface NativeAddon {
+  /** Writes the whole disk (golden + delta) to destPath (must not exist), keeping holes, on
+   *  a worker thread. The delta must not be open in the engine (take the target down). */
+  exportDisk(disk: DiskSpec, destPath: string, onProgress?: (bytesDone: number) => void): Promise<void>;
+  /** True when no store holds the delta in deltaDir open for writing (or there is none). */
+  deltaIsIdle(deltaDir: string): boolean;
+  /** Copies a file keeping its holes (SEEK_DATA/SEEK_HOLE + copy_file_range) to dst (must not exist), fsynced. */
+  copySparseFile(src: string, dst: string): Promise<void>;
   IscsiEngine: new (onEvent: (event: EngineEvent) => void) => IscsiEngine;
   /** sd_notify(3): sends `state` to $NOTIFY_SOCKET. Returns false when there is none. */
   sdNotify(state: string): boolean;

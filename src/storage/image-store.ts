@@ -8,20 +8,43 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { LanbootError } from '../log/errors.js';
 import { validateName } from '../config/names.js';
-import type { ImageRepository, ImageVersionRow } from '../db/images.js';
+import type { ImageRepository, ImageRow, ImageVersionRow, IsoRow } from '../db/images.js';
 import type { DataLayout } from './layout.js';
+import { sha256OfFile } from './formats.js';
 
 /** iSCSI serves 512-byte logical blocks (BIOS INT13 needs them): a golden file must be a
  *  whole number of them. */
 export const BLOCK_SIZE = 512;
 
 const PARTIAL_SUFFIX = '.partial';
+/** ISO 9660 files live in DATA/images/<name>/iso/ (see docs/images.md). */
+export const ISO_DIR = 'iso';
+const ISO_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\.iso$/;
 const VERSION_FILE = /^v([1-9]\d{0,8})\.img$/;
 
 export interface ImportOptions {
   /** When known (Content-Length, file size): a stream that ends short is refused. */
   expectedBytes?: number | undefined;
   onProgress?: ((bytesWritten: number) => void) | undefined;
+  /** Recorded with the version ("upload" when not given). */
+  source?: string | undefined;
+  /** Last check of the written file before it is published (e.g. its partition table). */
+  verify?: ((partialPath: string, sha256: string) => Promise<void>) | undefined;
+}
+
+export interface PublishOptions {
+  /** Space the result will take, when known: refused up front if it cannot fit. */
+  expectedBytes?: number | undefined;
+  /** The disk size, when the result is sparse (expectedBytes is then its data). */
+  diskBytes?: number | undefined;
+  /** Bytes written so far (passed to `write`). */
+  onProgress?: ((bytes: number) => void) | undefined;
+  /** Bytes hashed so far while reading the result back. */
+  onVerify?: ((bytesHashed: number) => void) | undefined;
+  /** Stops the read-back (USB stick pulled, import cancelled). */
+  signal?: AbortSignal | undefined;
+  /** Last check before the rename (compare with the source); throwing publishes nothing. */
+  verify?: ((partialPath: string, sha256: string) => Promise<void>) | undefined;
 }
 
 export interface CleanupReport {
@@ -57,6 +80,11 @@ export class ImageStore {
     private readonly images: ImageRepository,
   ) {}
 
+  /** Where uploads of non-raw formats wait for conversion. */
+  get stagingDir(): string {
+    return this.layout.stagingDir;
+  }
+
   /** Removes what a crash can leave behind: .partial files, and version files that were
    *  renamed into place but never recorded (the import never reported success). */
   async cleanup(): Promise<CleanupReport> {
@@ -76,6 +104,18 @@ export class ImageStore {
           report.removedUnrecorded.push(file);
         }
       }
+      const isoDir = path.join(dir, ISO_DIR);
+      const isoEntries = await fsp.readdir(isoDir).catch(() => [] as string[]);
+      for (const entry of isoEntries) {
+        const file = path.join(isoDir, entry);
+        if (entry.endsWith(PARTIAL_SUFFIX)) {
+          await fsp.rm(file, { force: true });
+          report.removedPartials.push(file);
+        } else if (ISO_FILE.test(entry) && !recorded.has(file)) {
+          await fsp.rm(file, { force: true });
+          report.removedUnrecorded.push(file);
+        }
+      }
     }
     return report;
   }
@@ -91,6 +131,118 @@ export class ImageStore {
     return highest + 1;
   }
 
+  /** Refuses up front what cannot fit, rather than fail after copying most of it. */
+  async checkFreeSpace(imageName: string, neededBytes: number, diskBytes?: number): Promise<void> {
+    const dir = this.layout.imageDir(imageName);
+    await fsp.mkdir(dir, { recursive: true });
+    const fsStat = await fsp.statfs(dir);
+    const available = fsStat.bavail * fsStat.bsize;
+    // A sparse disk needs only its data now, but one larger than the whole file system could
+    // never be filled (nor its seats' deltas): refused as well.
+    if (diskBytes !== undefined && diskBytes > fsStat.blocks * fsStat.bsize) neededBytes = Math.max(neededBytes, diskBytes);
+    if (neededBytes > available) {
+      throw new LanbootError('LANBOOT_NO_SPACE', `image ${imageName}: not enough space in ${this.layout.imagesDir}: the image needs ${neededBytes} bytes, ${available} are free`, {
+        image: imageName,
+      });
+    }
+  }
+
+  /**
+   * Publishes a new version of `imageName` whose bytes `write` puts into a fresh (empty,
+   * 0600) file at `partialPath`. Afterwards the file is checked (non-empty, whole 512-byte
+   * blocks), its sha256 computed by reading it back (what is recorded is what is on disk),
+   * fsynced, made read-only, renamed into place atomically, the directory fsynced, and the
+   * version recorded as the image's current version. If `write` throws, or any step fails,
+   * the partial is removed and nothing is published.
+   */
+  async publishWritten(
+    imageName: string,
+    write: (partialPath: string, onProgress?: (bytes: number) => void) => Promise<void>,
+    meta: { source: string } & PublishOptions,
+  ): Promise<ImageVersionRow> {
+    validateName(imageName, 'image');
+    if (meta.expectedBytes !== undefined) await this.checkFreeSpace(imageName, meta.expectedBytes, meta.diskBytes);
+    return this.publishTail(imageName, 'version', (partial) => write(partial, meta.onProgress), meta.source, meta) as Promise<ImageVersionRow>;
+  }
+
+  /** Publishes an ISO 9660 file written by `write` as DATA/images/<name>/iso/<fileName>. */
+  async publishIso(
+    imageName: string,
+    fileName: string,
+    write: (partialPath: string) => Promise<void>,
+    meta: { source: string } & PublishOptions,
+  ): Promise<IsoRow> {
+    validateName(imageName, 'image');
+    if (!ISO_FILE.test(fileName)) {
+      throw new LanbootError('LANBOOT_INVALID_INPUT', `ISO file name '${fileName}': expected letters, digits, '.', '_' or '-' ending in .iso (at most 100 characters)`);
+    }
+    if (meta.expectedBytes !== undefined) await this.checkFreeSpace(imageName, meta.expectedBytes);
+    return this.publishTail(imageName, { iso: fileName }, write, meta.source, meta) as Promise<IsoRow>;
+  }
+
+  private async publishTail(
+    imageName: string,
+    kind: 'version' | { iso: string },
+    write: (partialPath: string) => Promise<void>,
+    source: string,
+    options: PublishOptions,
+  ): Promise<ImageVersionRow | IsoRow> {
+    const imageDir = this.layout.imageDir(imageName);
+    const dir = kind === 'version' ? imageDir : path.join(imageDir, ISO_DIR);
+    await fsp.mkdir(dir, { recursive: true });
+    const partial = path.join(dir, `import-${process.pid}-${crypto.randomBytes(6).toString('hex')}.img${PARTIAL_SUFFIX}`);
+    let finalPath: string | undefined;
+    // Created here (exclusive, private) so `write` never races another writer for the name.
+    await (await fsp.open(partial, 'wx', 0o600)).close();
+    try {
+      await write(partial);
+      const handle = await fsp.open(partial, 'r+');
+      let sizeBytes: number;
+      let sha256: string;
+      try {
+        sizeBytes = (await handle.stat()).size;
+        if (sizeBytes === 0 || sizeBytes % BLOCK_SIZE !== 0) {
+          throw new LanbootError(
+            'LANBOOT_IMAGE_INVALID',
+            `image ${imageName}: a disk image must be a non-empty multiple of ${BLOCK_SIZE} bytes, this one has ${sizeBytes}`,
+            { image: imageName },
+          );
+        }
+        // The flush to disk runs while the file is read back (pages under writeback read fine).
+        const flushing = handle.datasync();
+        flushing.catch(() => undefined);
+        sha256 = await sha256OfFile(partial, sizeBytes, options.signal, options.onVerify);
+        await flushing;
+        await options.verify?.(partial, sha256);
+        await handle.sync();
+        await handle.chmod(0o444);
+      } finally {
+        await handle.close();
+      }
+      if (kind === 'version') {
+        // Synchronous from here to the DB insert: no other import can take the same number.
+        const number = this.nextVersionNumber(imageName);
+        finalPath = this.layout.versionFile(imageName, number);
+        fs.renameSync(partial, finalPath);
+        await fsyncDirectory(dir);
+        return this.images.addVersion({ imageName, number, filePath: finalPath, sizeBytes, sha256, source });
+      }
+      finalPath = path.join(dir, kind.iso);
+      const previous = this.images.listIsos(imageName).find((r) => r.fileName === kind.iso);
+      // Same name again: the new file replaces the old one atomically (rename over it).
+      fs.renameSync(partial, finalPath);
+      await fsyncDirectory(dir);
+      const row = this.images.addIso({ imageName, fileName: kind.iso, filePath: finalPath, sizeBytes, sha256, source });
+      if (previous && previous.filePath !== finalPath) await fsp.rm(previous.filePath, { force: true });
+      return row;
+    } catch (error) {
+      await fsp.rm(partial, { force: true });
+      if (kind === 'version' && finalPath && !this.images.allVersionPaths().has(finalPath)) await fsp.rm(finalPath, { force: true });
+      if (error instanceof LanbootError) throw error;
+      throw new LanbootError('LANBOOT_IO_FAILED', `image ${imageName}: import failed: ${(error as Error).message}`, { image: imageName }, { cause: error });
+    }
+  }
+
   /** Writes a new version of `imageName` from a raw disk image stream. */
   async importVersion(imageName: string, source: AsyncIterable<Uint8Array>, options: ImportOptions = {}): Promise<ImageVersionRow> {
     validateName(imageName, 'image');
@@ -101,22 +253,9 @@ export class ImageStore {
         `image ${imageName}: a raw disk image must be a non-empty multiple of ${BLOCK_SIZE} bytes, this one has ${expectedBytes}`,
       );
     }
-    const dir = this.layout.imageDir(imageName);
-    await fsp.mkdir(dir, { recursive: true });
-    if (expectedBytes !== undefined) {
-      // Refuse up front what cannot fit, rather than fail after copying most of it.
-      const fsStat = await fsp.statfs(dir);
-      const available = fsStat.bavail * fsStat.bsize;
-      if (expectedBytes > available) {
-        throw new LanbootError('LANBOOT_IO_FAILED', `image ${imageName}: not enough space in ${this.layout.imagesDir}: the image needs ${expectedBytes} bytes, ${available} are free`);
-      }
-    }
-    const partial = path.join(dir, `import-${process.pid}-${crypto.randomBytes(6).toString('hex')}.img${PARTIAL_SUFFIX}`);
-    const hash = crypto.createHash('sha256');
-    let written = 0;
-    let finalPath: string | undefined;
-    const handle = await fsp.open(partial, 'wx', 0o600);
-    try {
+    const write = async (partial: string) => {
+      const handle = await fsp.open(partial, 'r+');
+      let written = 0;
       try {
         // Chunks from a socket are 16-64 KiB: gather them and write a few MiB per syscall.
         let pending: Uint8Array[] = [];
@@ -134,7 +273,6 @@ export class ImageStore {
           if (expectedBytes !== undefined && written + chunk.byteLength > expectedBytes) {
             throw new LanbootError('LANBOOT_IMAGE_INVALID', `image ${imageName}: received more than the announced ${expectedBytes} bytes`);
           }
-          hash.update(chunk);
           pending.push(chunk);
           pendingBytes += chunk.byteLength;
           written += chunk.byteLength;
@@ -145,31 +283,93 @@ export class ImageStore {
         }
         await flush();
         onProgress?.(written);
-        if (expectedBytes !== undefined && written !== expectedBytes) {
-          throw new LanbootError('LANBOOT_IMAGE_INVALID', `image ${imageName}: the upload ended after ${written} of ${expectedBytes} bytes`);
-        }
-        if (written === 0 || written % BLOCK_SIZE !== 0) {
-          throw new LanbootError(
-            'LANBOOT_IMAGE_INVALID',
-            `image ${imageName}: a raw disk image must be a non-empty multiple of ${BLOCK_SIZE} bytes, this one has ${written}`,
-          );
-        }
-        await handle.sync();
-        await handle.chmod(0o444);
       } finally {
         await handle.close();
       }
-      // Synchronous from here to the DB insert: no other import can take the same number.
-      const number = this.nextVersionNumber(imageName);
-      finalPath = this.layout.versionFile(imageName, number);
-      fs.renameSync(partial, finalPath);
-      await fsyncDirectory(dir);
-      return this.images.addVersion({ imageName, number, filePath: finalPath, sizeBytes: written, sha256: hash.digest('hex') });
-    } catch (error) {
-      await fsp.rm(partial, { force: true });
-      if (finalPath && !this.images.allVersionPaths().has(finalPath)) await fsp.rm(finalPath, { force: true });
-      if (error instanceof LanbootError) throw error;
-      throw new LanbootError('LANBOOT_IO_FAILED', `image ${imageName}: import failed: ${(error as Error).message}`, { image: imageName }, { cause: error });
+      if (expectedBytes !== undefined && written !== expectedBytes) {
+        throw new LanbootError('LANBOOT_IMAGE_INVALID', `image ${imageName}: the upload ended after ${written} of ${expectedBytes} bytes`);
+      }
+      if (written === 0 || written % BLOCK_SIZE !== 0) {
+        throw new LanbootError(
+          'LANBOOT_IMAGE_INVALID',
+          `image ${imageName}: a raw disk image must be a non-empty multiple of ${BLOCK_SIZE} bytes, this one has ${written}`,
+        );
+      }
+    };
+    return this.publishWritten(imageName, write, {
+      source: options.source ?? 'upload',
+      ...(expectedBytes !== undefined ? { expectedBytes } : {}),
+      ...(options.verify ? { verify: options.verify } : {}),
+    });
+  }
+
+  private requireVersion(imageName: string, number: number): { image: ImageRow; version: ImageVersionRow } {
+    validateName(imageName, 'image');
+    const image = this.images.findImage(imageName);
+    if (!image) throw new LanbootError('LANBOOT_IMAGE_NOT_FOUND', `image '${imageName}' does not exist`, { image: imageName });
+    const version = Number.isSafeInteger(number) && number >= 1 ? this.images.getVersion(image.id, number) : undefined;
+    if (!version) {
+      const known = this.images.listVersions(imageName).map((v) => `v${v.number}`);
+      throw new LanbootError('LANBOOT_IMAGE_NOT_FOUND', `image '${imageName}' has no version ${number} (it has ${known.join(', ') || 'none'})`, { image: imageName });
     }
+    return { image, version };
+  }
+
+  /** Makes `number` (any existing version, older or newer) the current version: new seats
+   *  start on it and resets move seats to it. Returns the version. */
+  rollback(imageName: string, number: number): ImageVersionRow {
+    const { image, version } = this.requireVersion(imageName, number);
+    this.images.setCurrentVersion(image.id, version.number);
+    return version;
+  }
+
+  /** Deletes one version (row, then file). Refused for the current version and for a
+   *  version any seat uses. */
+  async deleteVersion(imageName: string, number: number): Promise<ImageVersionRow> {
+    const { image, version } = this.requireVersion(imageName, number);
+    const current = this.images.currentVersion(imageName);
+    if (current?.number === version.number) {
+      throw new LanbootError('LANBOOT_VERSION_IN_USE', `image ${imageName} v${number} is the current version; roll back to another version first (lanboot image rollback ${imageName} --version N)`, {
+        image: imageName,
+      });
+    }
+    const seats = this.images.seatsUsingVersion(image.id, version.number);
+    if (seats.length > 0) {
+      throw new LanbootError('LANBOOT_VERSION_IN_USE', `image ${imageName} v${number} is used by seat${seats.length > 1 ? 's' : ''} ${seats.join(', ')}; reset or remove ${seats.length > 1 ? 'them' : 'it'} first`, {
+        image: imageName,
+        seats,
+      });
+    }
+    try {
+      this.images.deleteVersionRow(image.id, version.number);
+    } catch (error) {
+      // A seat took the version between the check and the delete: the FK refuses.
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+        throw new LanbootError('LANBOOT_VERSION_IN_USE', `image ${imageName} v${number} is used by a seat`, { image: imageName }, { cause: error });
+      }
+      throw error;
+    }
+    // File after row: a crash in between leaves an unrecorded file that cleanup() removes.
+    await fsp.rm(version.filePath, { force: true });
+    return version;
+  }
+
+  /** Deletes every version that is neither current nor used by a seat; returns them. */
+  async prune(imageName: string): Promise<ImageVersionRow[]> {
+    validateName(imageName, 'image');
+    const image = this.images.findImage(imageName);
+    if (!image) throw new LanbootError('LANBOOT_IMAGE_NOT_FOUND', `image '${imageName}' does not exist`, { image: imageName });
+    const current = this.images.currentVersion(imageName)?.number;
+    const removed: ImageVersionRow[] = [];
+    for (const version of this.images.listVersions(imageName)) {
+      if (version.number === current || this.images.seatsUsingVersion(image.id, version.number).length > 0) continue;
+      try {
+        removed.push(await this.deleteVersion(imageName, version.number));
+      } catch (error) {
+        if (error instanceof LanbootError && error.code === 'LANBOOT_VERSION_IN_USE') continue;
+        throw error;
+      }
+    }
+    return removed;
   }
 }

@@ -3,6 +3,8 @@
 //   DATA/lanboot.sock          local API (Unix socket, 0600)
 //   DATA/lanboot.lock          pid of the running supervisor
 //   DATA/images/<name>/v<N>.img   golden versions (read-only, 0444)
+//   DATA/images/<name>/iso/<file>.iso  ISO 9660 files kept with the image (read-only)
+//   DATA/staging/              uploads of non-raw formats waiting for conversion
 //   DATA/seats/<id>/           one seat's delta (the native store owns the files inside)
 import path from 'node:path';
 
@@ -20,6 +22,9 @@ export class DataLayout {
   }
   get imagesDir(): string {
     return path.join(this.dataDir, 'images');
+  }
+  get stagingDir(): string {
+    return path.join(this.dataDir, 'staging');
   }
   get seatsDir(): string {
     return path.join(this.dataDir, 'seats');

@@ -22,6 +22,7 @@ export const SERVE_OPTIONS = {
   'dhcp-range': { type: 'string' },
   'dhcp-force': { type: 'boolean' },
   'tftp-port': { type: 'string' },
+  mdns: { type: 'string' },
 } as const;
 
 /** Runs until stopped; resolves with the process exit code. */

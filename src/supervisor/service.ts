@@ -9,6 +9,8 @@ import type { SeatRepository } from '../db/seats.js';
 import type { SeatManager } from '../iscsi/seat-manager.js';
 import type { ImageStore } from '../storage/image-store.js';
 import type { DataLayout } from '../storage/layout.js';
+import type { ImportManager } from '../storage/import-manager.js';
+import type { UsbWatcher } from '../storage/usb.js';
 
 export interface MountContext {
   config: LanbootConfig;
@@ -17,12 +19,17 @@ export interface MountContext {
   layout: DataLayout;
   images: ImageRepository;
   imageStore: ImageStore;
+  /** Image import jobs and USB sticks (src/storage/import-manager.ts, usb.ts). */
+  imports: ImportManager;
+  usb: UsbWatcher;
   seatRepository: SeatRepository;
   seats: SeatManager;
-  /** The LAN-facing HTTP app (boot scripts, web UI). */
+  /** The LAN-facing HTTP app, open to anyone on the LAN: only routes that must work without a
+   *  login (the iPXE boot endpoints) and reveal nothing about other seats go here. */
   httpApp: Hono;
-  /** The local API app on DATA/lanboot.sock (trusted: the CLI). */
-  localApi: Hono;
+  /** The /api/v1 router: served on DATA/lanboot.sock without auth (the CLI) and on the LAN
+   *  HTTP port behind the web UI's session auth + CSRF (src/web/app.ts). */
+  api: Hono;
 }
 
 export interface StartContext extends MountContext {

@@ -8,6 +8,7 @@ import type { LanbootConfig } from '../config/config.js';
 import { DhcpService } from '../dhcp/service.js';
 import { BootService } from '../boot/service.js';
 import { TftpBootService } from '../boot/tftp-service.js';
+import { MdnsService } from '../discovery/mdns-service.js';
 import type { SupervisorService } from './service.js';
 
 /** What the network-boot services run with, derived from the configuration. */
@@ -44,6 +45,8 @@ export function buildServices(config: LanbootConfig, logger: Logger): Supervisor
     services.push(tftp);
   }
   services.push(boot);
+  // mDNS only on a served interface (config.mdns defaults to on when one is given).
+  if (config.mdns && config.interface !== undefined) services.push(new MdnsService({ interfaceName: config.interface }));
   logger.debug({ services: services.map((s) => s.name), tftpPort: settings.tftpPort, dhcpForce: settings.dhcpForce }, 'network boot services');
   return services;
 }

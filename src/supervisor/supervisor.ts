@@ -14,10 +14,12 @@ import { SeatRepository } from '../db/seats.js';
 import { LanbootError } from '../log/errors.js';
 import { errorFields } from '../log/logger.js';
 import { ImageStore } from '../storage/image-store.js';
+import { ImportManager } from '../storage/import-manager.js';
+import { DEFAULT_USB_SPOOL, UsbWatcher } from '../storage/usb.js';
 import { DataLayout } from '../storage/layout.js';
 import { SeatManager } from '../iscsi/seat-manager.js';
 import type { EngineEvent, EngineFactory, IscsiEngine } from '../iscsi/engine-types.js';
-import { createHttpApp, createLocalApiApp, type AppContext, type StatusView } from '../web/app.js';
+import { createApps, type AppContext, type StatusView, type WebApps } from '../web/app.js';
 import { acquireDataLock, type DataLock } from '../system/data-lock.js';
 import { advertisedHost } from '../system/network.js';
 import { SystemdNotifier, type SdNotify } from '../system/systemd.js';
@@ -78,20 +80,36 @@ export class Supervisor {
   private httpServer: Server | undefined;
   private apiServer: Server | undefined;
   private seatManager: SeatManager | undefined;
+  private imports: ImportManager | undefined;
+  private usb: UsbWatcher | undefined;
   private notifier: SystemdNotifier | undefined;
   private iscsiPort = 0;
   private httpPort = 0;
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | undefined;
   private readonly startedServices: SupervisorService[] = [];
+  private apps: WebApps | undefined;
 
   constructor(private readonly options: SupervisorOptions) {
     this.layout = new DataLayout(options.config.dataDir);
     this.log = options.logger;
   }
 
+  /** The hono apps (after start): tests enumerate their routes. */
+  get webApps(): WebApps | undefined {
+    return this.apps;
+  }
+
   get portal(): string {
     return `${advertisedHost(this.options.config.listen)}:${this.iscsiPort}`;
+  }
+
+  private seatWarnings(): { code: string; message: string; seat?: string }[] {
+    try {
+      return this.seatManager?.warnings() ?? [];
+    } catch (error) {
+      return [{ code: 'STATUS_INCOMPLETE', message: `cannot check seats and space: ${(error as Error).message}` }];
+    }
   }
 
   status(): StatusView {
@@ -115,6 +133,7 @@ export class Supervisor {
       images,
       sessions,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      warnings: this.seatWarnings(),
       services: Object.fromEntries(
         (this.options.services ?? []).map((service) => {
           try {
@@ -125,6 +144,12 @@ export class Supervisor {
         }),
       ),
     };
+  }
+
+  private sessionBytes(): Map<string, number> {
+    const bytes = new Map<string, number>();
+    for (const s of this.engine?.sessions() ?? []) bytes.set(s.targetIqn, (bytes.get(s.targetIqn) ?? 0) + s.bytesRead + s.bytesWritten);
+    return bytes;
   }
 
   async start(): Promise<StartedSupervisor> {
@@ -148,6 +173,20 @@ export class Supervisor {
       if (cleaned.removedPartials.length > 0 || cleaned.removedUnrecorded.length > 0) {
         this.log.warn(cleaned, 'removed unfinished image imports left by an earlier run');
       }
+      const imports = new ImportManager({ db: this.db, store: imageStore, layout: this.layout, logger: this.log });
+      this.imports = imports;
+      const interrupted = await imports.recover();
+      if (interrupted.length > 0) this.log.warn({ imports: interrupted }, 'image imports interrupted by an earlier run marked failed');
+      const env = this.options.env ?? process.env;
+      const usb = new UsbWatcher({
+        layout: this.layout,
+        imports,
+        logger: this.log,
+        spoolDir: env['LANBOOT_USB_SPOOL'] || DEFAULT_USB_SPOOL,
+        allowDirectories: env['LANBOOT_USB_ALLOW_DIRECTORIES'] === '1',
+      });
+      this.usb = usb;
+      await usb.start();
       await fsp.mkdir(this.layout.seatsDir, { recursive: true });
 
       let seatManager: SeatManager | undefined;
@@ -169,13 +208,16 @@ export class Supervisor {
           { cause: error },
         );
       }
-      seatManager = new SeatManager({ layout: this.layout, images, seats, engine: this.engine, logger: this.log, portal: () => this.portal });
+      seatManager = new SeatManager({ layout: this.layout, images, seats, engine: this.engine, logger: this.log, portal: () => this.portal, publisher: imageStore });
       this.seatManager = seatManager;
       const registered = seatManager.registerAll();
+      seatManager.startMonitor();
 
-      const ctx: AppContext = { logger: this.log, status: () => this.status(), images, imageStore, seats: seatManager };
-      const httpApp = createHttpApp(ctx);
-      const localApi = createLocalApiApp(ctx);
+      const ctx: AppContext = { logger: this.log, status: () => this.status(), images, imageStore, imports, usb, seats: seatManager, db: this.db, sessionBytes: () => this.sessionBytes() };
+      const apps = createApps(ctx);
+      this.apps = apps;
+      const httpApp = apps.http;
+      const localApi = apps.local;
       const services = this.options.services ?? [];
       const mountContext: MountContext = {
         config,
@@ -184,10 +226,12 @@ export class Supervisor {
         layout: this.layout,
         images,
         imageStore,
+        imports,
+        usb,
         seatRepository: seats,
         seats: seatManager,
         httpApp,
-        localApi,
+        api: apps.api,
       };
       for (const service of services) service.mount?.(mountContext);
       this.httpServer = await this.serveHttp(httpApp, { port: config.httpPort, host: config.listen }, '--http-port');
@@ -303,6 +347,13 @@ export class Supervisor {
       await step('local-api', () => closeServer(api));
       await step('local-api-socket', () => fs.rmSync(this.layout.socket, { force: true }));
     }
+    const usb = this.usb;
+    this.usb = undefined;
+    if (usb) await step('usb', () => usb.stop());
+    const imports = this.imports;
+    this.imports = undefined;
+    if (imports) await step('imports', () => imports.stop());
+    this.seatManager?.close();
     const engine = this.engine;
     this.engine = undefined;
     if (engine) await step('engine', () => engine.close());

@@ -105,7 +105,7 @@ async function runService(config: Record<string, unknown>): Promise<void> {
     config: { dhcp: config['dhcp'], interface: 'eth0', dhcpRange: config['dhcpRange'] },
     logger,
     db,
-    localApi,
+    api: localApi,
     httpPort: config['httpPort'] ?? 8080,
   } as unknown as StartContext;
   service.mount(ctx);

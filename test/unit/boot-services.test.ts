@@ -19,11 +19,16 @@ test('no interface: only the boot service, no DHCP and no TFTP', () => {
 test('an interface (proxy by default) brings DHCP and TFTP: port 69 as root, 6969 otherwise', () => {
   const config = configFor({ data: '/tmp/x', interface: 'eth0' });
   assert.equal(config.dhcp, 'proxy');
-  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['dhcp', 'tftp', 'boot']);
+  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['dhcp', 'tftp', 'boot', 'mdns']);
   assert.equal(networkBootSettings(config, true).tftpPort, 69);
   assert.equal(networkBootSettings(config, false).tftpPort, 6969);
   const off = configFor({ data: '/tmp/x', interface: 'eth0', dhcp: 'off' });
-  assert.deepEqual(buildServices(off, silent).map((s) => s.name), ['boot']);
+  assert.deepEqual(buildServices(off, silent).map((s) => s.name), ['boot', 'mdns']);
+  // mDNS: on by default with an interface; --mdns off / LANBOOT_MDNS turn it off.
+  assert.deepEqual(buildServices(configFor({ data: '/tmp/x', interface: 'eth0', dhcp: 'off', mdns: 'off' }), silent).map((s) => s.name), ['boot']);
+  assert.equal(configFor({ data: '/tmp/x', interface: 'eth0' }, { LANBOOT_MDNS: 'false' }).mdns, false);
+  assert.equal(configFor({ data: '/tmp/x' }).mdns, false, 'no interface: nothing on the LAN');
+  assert.throws(() => configFor({ data: '/tmp/x' }, { LANBOOT_MDNS: 'maybe' }), /LANBOOT_MDNS: expected on\/off/);
 });
 
 test('--tftp-port / LANBOOT_TFTP_PORT and --dhcp-force / LANBOOT_DHCP_FORCE come from the config', () => {

@@ -121,7 +121,7 @@ test('an image larger than the free space is refused before anything is written'
     pulled = true;
     yield Buffer.alloc(512);
   }
-  await assert.rejects(store.importVersion('huge', source(), { expectedBytes: tooBig }), (e: unknown) => e instanceof LanbootError && e.code === 'LANBOOT_IO_FAILED' && /not enough space/.test(e.message));
+  await assert.rejects(store.importVersion('huge', source(), { expectedBytes: tooBig }), (e: unknown) => e instanceof LanbootError && e.code === 'LANBOOT_NO_SPACE' && /not enough space/.test(e.message));
   assert.equal(pulled, false);
   assert.deepEqual(fs.readdirSync(layout.imageDir('huge')), []);
 });

@@ -141,10 +141,11 @@ test('errors exit 1 with one clear line and store nothing', async (t) => {
   oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--mac', '52-54-00-00-00-01']), /MAC 52:54:00:00:00:01 already belongs to seat 'pc-1'/);
   oneLineError(await f.cli(['client', 'add', '--name', 'PC 2', '--image', 'base']), /--name: expected a seat name/);
   oneLineError(await f.cli(['client', 'add', '--image', 'base']), /client add: --name is required/);
-  oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--mode', 'install']), /--mode: expected one of fresh, persistent/);
+  oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--mode', 'frozen']), /--mode: expected one of fresh, persistent, maintenance, install/);
+  oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--mode', 'install']), /client add: --size is required/);
   oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--initiator', 'bogus']), /--initiator: expected an iSCSI name/);
   oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--bogus']), /client add: Unknown option '--bogus'/);
-  oneLineError(await f.cli(['client', 'frobnicate']), /client: expected one of add, list, show, reset, remove, got 'frobnicate'/);
+  oneLineError(await f.cli(['client', 'frobnicate']), /client: expected one of add, list, show, reset, remove, mode, .*, got 'frobnicate'/);
   oneLineError(await f.cli(['dance']), /unknown command 'dance'/);
   oneLineError(await f.cli(['client', 'reset', 'ghost']), /seat 'ghost' does not exist/);
   oneLineError(await f.cli(['client', 'remove', 'ghost']), /seat 'ghost' does not exist/);
@@ -195,14 +196,17 @@ test('the API validates on its own too (not only the CLI): bad JSON, unknown fie
   assert.equal(fs.statSync(socketPath).mode & 0o777, 0o600, 'the local API socket is 0600');
 });
 
-test('the LAN-facing HTTP port serves /healthz and status only, never the state-changing API', async (t) => {
+test('the LAN-facing HTTP port serves /healthz openly and the API only behind the web login', async (t) => {
+  // The full matrix (every route, CSRF, rate limit) is test/integration/web-security.test.ts.
   const f = await startFixture(t);
   const s = JSON.parse((await f.cli(['status', '--json'])).stdout);
   const base = `http://127.0.0.1:${s.http.port}`;
   assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
-  assert.equal((await (await fetch(`${base}/api/v1/status`)).json()).iscsi.port, s.iscsi.port);
-  assert.equal((await fetch(`${base}/api/v1/clients`)).status, 404);
-  assert.equal((await fetch(`${base}/api/v1/clients`, { method: 'POST', body: '{}' })).status, 404);
+  for (const [method, p] of [['GET', '/api/v1/status'], ['GET', '/api/v1/clients'], ['POST', '/api/v1/clients']] as const) {
+    const response = await fetch(`${base}${p}`, { method, body: method === 'POST' ? '{}' : undefined });
+    assert.equal(response.status, 403, `${method} ${p}`);
+    assert.equal((await response.json()).error.code, 'LANBOOT_SETUP_REQUIRED');
+  }
 });
 
 test('an image larger than the free space is refused at once, with one line', async (t) => {

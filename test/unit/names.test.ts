@@ -47,5 +47,7 @@ test('iSCSI names (RFC 3720 3.2.6)', () => {
 test('seat modes', () => {
   assert.equal(validateMode('fresh'), 'fresh');
   assert.equal(validateMode('persistent'), 'persistent');
-  rejects(() => validateMode('maintenance'), /^--mode: expected one of fresh, persistent, got 'maintenance'$/);
+  assert.equal(validateMode('maintenance'), 'maintenance');
+  assert.equal(validateMode('install'), 'install');
+  rejects(() => validateMode('frozen'), /^--mode: expected one of fresh, persistent, maintenance, install, got 'frozen'$/);
 });

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cow/export.h"
 #include "cow/map_header.h"
 
 namespace lanboot::scsi {
@@ -286,6 +287,33 @@ class FileCowStore final : public CowStore {
     if (rc == 0 && !pages.empty()) rc = fdatasyncChecked(mapFd_);
     if (rc != 0) restore();
     return rc;
+  }
+
+  int exportTo(int destFd, const std::function<void(uint64_t)>& progress) override {
+    int rc = flush();
+    if (rc != 0) return rc;
+    // Runs are capped so progress moves on a big uniform disk.
+    constexpr uint64_t kMaxRunChunks = (64u << 20) / kChunkSize;
+    for (uint64_t chunk = 0; chunk < chunkCount_;) {
+      bool owned;
+      uint64_t next;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        owned = dataFd_ >= 0 && testBit(chunk);
+        next = runEnd(chunk, std::min(chunkCount_, chunk + kMaxRunChunks), owned);
+      }
+      uint64_t start = chunk * kChunkSize;
+      uint64_t stop = std::min(next * kChunkSize, sizeBytes_);
+      if (owned) {
+        rc = copyRangeSparse(dataFd_, sizeBytes_, destFd, start, stop - start);
+      } else if (goldenFd_ >= 0) {
+        rc = copyRangeSparse(goldenFd_, goldenSize_, destFd, start, stop - start);
+      }
+      if (rc != 0) return rc;
+      if (progress) progress(stop);
+      chunk = next;
+    }
+    return 0;
   }
 
   int reset() override {

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,12 @@ class CowStore {
   virtual int reset() = 0;
 
   virtual uint64_t deltaBytesUsed() const = 0;  // allocated bytes of the delta data
+
+  // Flushes, then writes the whole disk (what a reader sees) into destFd at the same
+  // offsets: chunks the seat owns from the delta, the others from golden, both with holes
+  // kept (cow/export.h). destFd must be a fresh file already sized to sizeBytes() (its holes
+  // read as zeros). `progress` gets the bytes done so far after each run. 0 or -errno.
+  virtual int exportTo(int destFd, const std::function<void(uint64_t)>& progress) = 0;
 };
 
 }  // namespace lanboot::scsi

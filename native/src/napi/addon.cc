@@ -4,12 +4,16 @@
 // environment cleanup hook so that process exit neither hangs nor crashes.
 #include <napi.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <set>
 
 #include "common/bytes.h"
+#include "cow/export.h"
+#include "cow/space_report.h"
 #include "cow/store.h"
 #include "iscsi/engine.h"
 #include "scsi/lun.h"
@@ -34,15 +38,31 @@ struct AddonState {
   std::set<IscsiEngineWrap*> engines;
 };
 
-lanboot::iscsi::TargetBacking openBacking(const lanboot::iscsi::TargetSettings& settings, std::string* error) {
+// sink: where a write refused for lack of space is reported (an "error" event with code
+// LANBOOT_NO_SPACE naming the target), rate limited by SpaceReportingStore.
+lanboot::iscsi::TargetBacking openBacking(const lanboot::iscsi::TargetSettings& settings, std::string* error,
+                                          const std::function<void(const EngineEvent&)>& sink) {
   lanboot::scsi::CowStoreOptions options;
   options.goldenPath = settings.goldenPath;
   options.deltaDir = settings.deltaDir;
   options.sizeBytes = settings.sizeBytes;
   options.quotaBytes = settings.quotaBytes;
   options.readOnly = settings.readOnly;
-  auto store = lanboot::scsi::CowStore::open(options, error);
-  if (!store) return {};
+  auto opened = lanboot::scsi::CowStore::open(options, error);
+  if (!opened) return {};
+  const std::string iqn = settings.iqn;
+  auto store = std::make_shared<lanboot::scsi::SpaceReportingStore>(
+      opened, settings.quotaBytes, [sink, iqn](const std::string& reason, uint64_t used, uint64_t quota) {
+        EngineEvent event;
+        event.type = EngineEvent::Type::kError;
+        event.targetIqn = iqn;
+        event.code = "LANBOOT_NO_SPACE";
+        event.reason = reason;
+        event.message = reason == "quota" ? "write refused: the seat's delta reached its quota (" + std::to_string(used) +
+                                                " of " + std::to_string(quota) + " bytes)"
+                                          : "write refused: the data disk is full (delta " + std::to_string(used) + " bytes)";
+        if (sink) sink(event);
+      });
   lanboot::scsi::DiskIdentity identity;
   identity.serial = settings.serial;
   identity.naa = settings.naa;
@@ -84,6 +104,7 @@ Napi::Object eventToJs(Napi::Env env, const EngineEvent& event) {
       object.Set("initiatorIqn", event.initiatorIqn);
       object.Set("message", event.message);
       object.Set("code", event.code);
+      if (!event.reason.empty()) object.Set("reason", event.reason);
       break;
   }
   return object;
@@ -125,7 +146,9 @@ class IscsiEngineWrap : public Napi::ObjectWrap<IscsiEngineWrap> {
       });
       if (status != napi_ok) delete copy;
     };
-    engine_ = std::make_unique<lanboot::iscsi::Engine>(openBacking, sink);
+    engine_ = std::make_unique<lanboot::iscsi::Engine>(
+        [sink](const lanboot::iscsi::TargetSettings& settings, std::string* error) { return openBacking(settings, error, sink); },
+        sink);
     state_ = env.GetInstanceData<AddonState>();
     if (state_) state_->engines.insert(this);
   }
@@ -336,6 +359,130 @@ Napi::Value openInterfaceUdpSocket(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// exportDisk({goldenPath, deltaDir, sizeBytes}, destPath, onProgress?): Promise<void>.
+// Runs on a libuv worker thread (the JS thread never blocks on the copy); progress reaches
+// JS through AsyncProgressWorker (coalesced: only the latest figure matters).
+class ExportDiskWorker : public Napi::AsyncProgressWorker<uint64_t> {
+ public:
+  ExportDiskWorker(Napi::Env env, lanboot::scsi::CowStoreOptions options, std::string destPath, Napi::Function onProgress)
+      : Napi::AsyncProgressWorker<uint64_t>(env, "lanboot-export-disk"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        options_(std::move(options)),
+        destPath_(std::move(destPath)) {
+    if (!onProgress.IsEmpty()) progress_ = Napi::Persistent(onProgress);
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    std::string error;
+    int rc = lanboot::scsi::exportDisk(options_, destPath_, [&](uint64_t done) { progress.Send(&done, 1); }, &error);
+    if (rc != 0) {
+      code_ = rc == -ENOSPC ? "LANBOOT_NO_SPACE" : rc == -EBUSY ? "LANBOOT_DELTA_BUSY" : "LANBOOT_EXPORT_FAILED";
+      SetError(error.empty() ? std::string("export failed: ") + std::strerror(-rc) : error);
+    }
+  }
+  void OnProgress(const uint64_t* data, size_t count) override {
+    if (progress_.IsEmpty() || count == 0) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    progress_.Call({Napi::Number::New(env, double(data[count - 1]))});
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& error) override {
+    Napi::Error copy = Napi::Error::New(Env(), error.Message());
+    copy.Set("code", Napi::String::New(Env(), code_));
+    deferred_.Reject(copy.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::FunctionReference progress_;
+  lanboot::scsi::CowStoreOptions options_;
+  std::string destPath_;
+  std::string code_;
+};
+
+Napi::Value exportDisk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsString()) {
+    throwWithCode(env, "exportDisk(disk, destPath, onProgress?): disk object and destPath string required",
+                  "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  Napi::Object disk = info[0].As<Napi::Object>();
+  lanboot::scsi::CowStoreOptions options;
+  Napi::Value golden = disk.Get("goldenPath");
+  Napi::Value delta = disk.Get("deltaDir");
+  if (!golden.IsString() || !delta.IsString()) {
+    throwWithCode(env, "exportDisk: disk.goldenPath and disk.deltaDir must be strings", "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  options.goldenPath = golden.As<Napi::String>().Utf8Value();
+  options.deltaDir = delta.As<Napi::String>().Utf8Value();
+  Napi::Value size = disk.Get("sizeBytes");
+  if (!size.IsUndefined() && !size.IsNull()) {
+    double number = size.IsNumber() ? size.As<Napi::Number>().DoubleValue() : -1;
+    if (!(number >= 0) || number > 9007199254740991.0 || number != double(uint64_t(number))) {
+      throwWithCode(env, "exportDisk: disk.sizeBytes must be a non-negative integer", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    options.sizeBytes = uint64_t(number);
+  }
+  Napi::Function onProgress;
+  if (info.Length() >= 3 && info[2].IsFunction()) onProgress = info[2].As<Napi::Function>();
+  auto* worker = new ExportDiskWorker(env, options, info[1].As<Napi::String>().Utf8Value(), onProgress);
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+// copySparseFile(src, dst): Promise<void>, on a worker thread.
+class CopySparseWorker : public Napi::AsyncWorker {
+ public:
+  CopySparseWorker(Napi::Env env, std::string src, std::string dst)
+      : Napi::AsyncWorker(env, "lanboot-copy-sparse"), deferred_(Napi::Promise::Deferred::New(env)), src_(std::move(src)), dst_(std::move(dst)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    std::string error;
+    int rc = lanboot::scsi::copySparseFile(src_, dst_, &error);
+    if (rc != 0) {
+      code_ = rc == -ENOSPC ? "LANBOOT_NO_SPACE" : rc == -ENOENT ? "ENOENT" : "LANBOOT_COPY_FAILED";
+      SetError(error);
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& error) override {
+    Napi::Error copy = Napi::Error::New(Env(), error.Message());
+    copy.Set("code", Napi::String::New(Env(), code_));
+    deferred_.Reject(copy.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string src_;
+  std::string dst_;
+  std::string code_;
+};
+
+Napi::Value copySparseFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+    throwWithCode(env, "copySparseFile(src, dst): two path strings required", "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  auto* worker = new CopySparseWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value deltaIsIdle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    throwWithCode(env, "deltaIsIdle(deltaDir): path string required", "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  return Napi::Boolean::New(env, lanboot::scsi::deltaIsIdle(info[0].As<Napi::String>().Utf8Value()));
+}
+
 void cleanupEnvironment(AddonState* state) {
   // Runs at environment teardown (process exit, worker exit): stop every engine thread
   // before V8 goes away. Engines still referenced from JS are never finalized otherwise.
@@ -353,6 +500,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   Napi::Function engine = IscsiEngineWrap::define(env);
   state->engineConstructor = Napi::Persistent(engine);
   exports.Set("IscsiEngine", engine);
+  exports.Set("exportDisk", Napi::Function::New(env, exportDisk, "exportDisk"));
+  exports.Set("deltaIsIdle", Napi::Function::New(env, deltaIsIdle, "deltaIsIdle"));
+  exports.Set("copySparseFile", Napi::Function::New(env, copySparseFile, "copySparseFile"));
   exports.Set("sdNotify", Napi::Function::New(env, sdNotify, "sdNotify"));
   exports.Set("openInterfaceUdpSocket", Napi::Function::New(env, openInterfaceUdpSocket, "openInterfaceUdpSocket"));
   return exports;

@@ -1,18 +1,37 @@
-// /api/v1/clients: seats (one PC's disk each).
+// /api/v1/clients: seats (one PC's disk each): modes, move, commit, snapshots, quotas;
+// /api/v1/space: data disk and per-seat usage. docs/api.md describes each route.
 import type { Hono } from 'hono';
 import { LanbootError } from '../../log/errors.js';
 import { readJsonObject, type AppContext, type RouteTools } from '../app.js';
+
+function checkFields(body: Record<string, unknown>, allowed: string[]): void {
+  const known = new Set(allowed);
+  for (const key of Object.keys(body)) {
+    if (!known.has(key)) throw new LanbootError('LANBOOT_INVALID_INPUT', `request body: unknown field '${key.slice(0, 40)}'`);
+  }
+}
+
+/** A body is optional on these routes: an empty request means "no options". */
+async function optionalBody(c: Parameters<typeof readJsonObject>[0]): Promise<Record<string, unknown>> {
+  const length = c.req.header('content-length');
+  if ((length === undefined || length === '0') && !c.req.header('transfer-encoding')) return {};
+  return readJsonObject(c);
+}
 
 export function mountClientRoutes(app: Hono, ctx: AppContext, { jsonLimit }: RouteTools): void {
   app.get('/api/v1/clients', (c) => c.json(ctx.seats.list()));
 
   app.post('/api/v1/clients', jsonLimit, async (c) => {
     const body = await readJsonObject(c);
-    const known = new Set(['name', 'image', 'mac', 'mode', 'initiators', 'chap', 'mutualChap']);
-    for (const key of Object.keys(body)) {
-      if (!known.has(key)) throw new LanbootError('LANBOOT_INVALID_INPUT', `request body: unknown field '${key.slice(0, 40)}'`);
-    }
+    checkFields(body, ['name', 'image', 'mac', 'mode', 'initiators', 'chap', 'mutualChap', 'size', 'quota']);
     return c.json(ctx.seats.add({ ...body, name: body.name, image: body.image }), 201);
+  });
+
+  // Every seat of an image to a version (default: the image's current one).
+  app.post('/api/v1/clients/move', jsonLimit, async (c) => {
+    const body = await readJsonObject(c);
+    checkFields(body, ['image', 'version']);
+    return c.json(ctx.seats.moveAll(body.image, body.version));
   });
 
   app.get('/api/v1/clients/:name', (c) => c.json(ctx.seats.show(c.req.param('name'))));
@@ -25,4 +44,46 @@ export function mountClientRoutes(app: Hono, ctx: AppContext, { jsonLimit }: Rou
 
   app.post('/api/v1/clients/:name/reset', (c) => c.json(ctx.seats.reset(c.req.param('name'))));
 
+  app.post('/api/v1/clients/:name/move', jsonLimit, async (c) => {
+    const body = await optionalBody(c);
+    checkFields(body, ['version']);
+    return c.json(ctx.seats.move(c.req.param('name'), body.version));
+  });
+
+  app.post('/api/v1/clients/:name/mode', jsonLimit, async (c) => {
+    const body = await readJsonObject(c);
+    checkFields(body, ['mode']);
+    return c.json(ctx.seats.setMode(c.req.param('name'), body.mode));
+  });
+
+  app.post('/api/v1/clients/:name/quota', jsonLimit, async (c) => {
+    const body = await readJsonObject(c);
+    checkFields(body, ['quota']);
+    if (!('quota' in body)) throw new LanbootError('LANBOOT_INVALID_INPUT', 'request body: quota is required (a size like "10G", or null for none)');
+    return c.json(ctx.seats.setQuota(c.req.param('name'), body.quota));
+  });
+
+  app.post('/api/v1/clients/:name/commit', jsonLimit, async (c) => {
+    const body = await optionalBody(c);
+    checkFields(body, ['image', 'force']);
+    return c.json(await ctx.seats.commit(c.req.param('name'), { image: body.image, force: body.force }), 201);
+  });
+
+  app.get('/api/v1/clients/:name/snapshots', (c) => c.json(ctx.seats.snapshots(c.req.param('name'))));
+
+  app.post('/api/v1/clients/:name/snapshots', jsonLimit, async (c) => {
+    const body = await optionalBody(c);
+    checkFields(body, ['label']);
+    return c.json(await ctx.seats.snapshot(c.req.param('name'), body.label), 201);
+  });
+
+  app.post('/api/v1/clients/:name/snapshots/:number/restore', async (c) =>
+    c.json(await ctx.seats.restoreSnapshot(c.req.param('name'), c.req.param('number'))),
+  );
+
+  app.delete('/api/v1/clients/:name/snapshots/:number', async (c) =>
+    c.json(await ctx.seats.deleteSnapshot(c.req.param('name'), c.req.param('number'))),
+  );
+
+  app.get('/api/v1/space', (c) => c.json(ctx.seats.spaceReport()));
 }

@@ -1,0 +1,227 @@
+// The appliance image in qemu: builds it with image-build/build.sh (once per test process),
+// boots it under OVMF + TCG with a data disk, collects COM1 (the system console) in a file, and
+// drives it through a root shell on COM2. That shell exists only because the test asks for it:
+// the SMBIOS type 11 credential `lanboot.root-console` (lanboot-root-console.service,
+// docs/appliance.md "Console access").
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestNetwork } from './netns.js';
+import { type Cleanup, FatalWaitError, killTree, repoRoot, requireTools, runTool, spawnTracked, waitExit, waitFor } from './tools.js';
+
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/** Debian packages downloaded by earlier builds on this machine; CI starts without them. */
+export const IMAGE_DEB_CACHE = path.join(repoRoot, 'test', '.cache', 'image-debs');
+
+export interface ApplianceImage {
+  path: string;
+  meta: { version: string; imageBytes: number; imageAllocatedBytes: number; squashfsBytes: number; buildSeconds: number; kernelCmdline: string };
+  /** Wall time of the build in this process (0 when reused). */
+  buildMs: number;
+}
+
+let building: Promise<ApplianceImage> | undefined;
+let buildDir: string | undefined;
+process.once('exit', () => {
+  // Never delete through a mount an interrupted mmdebstrap may have left (build.sh unmounts).
+  if (buildDir && !fs.readFileSync('/proc/mounts', 'utf8').includes(` ${buildDir}/`)) fs.rmSync(buildDir, { recursive: true, force: true });
+});
+
+/** Builds the amd64 image once per test process (a second caller gets the same image). */
+export function buildApplianceImage(log: (line: string) => void): Promise<ApplianceImage> {
+  building ??= (async () => {
+    // Development only (CI never sets it): reuse an image built by hand with build.sh.
+    const prebuilt = process.env['LANBOOT_APPLIANCE_IMAGE'];
+    if (prebuilt) {
+      log(`LANBOOT_APPLIANCE_IMAGE=${prebuilt}: NOT building, reusing that image`);
+      const meta = JSON.parse(await fsp.readFile(`${prebuilt}.json`, 'utf8')) as ApplianceImage['meta'];
+      return { path: fs.realpathSync(prebuilt), meta, buildMs: 0 };
+    }
+    requireTools('mmdebstrap', 'mksquashfs', 'unsquashfs', 'sgdisk', 'mkfs.vfat', 'mcopy', 'qemu-img');
+    buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanboot-appliance-'));
+    const started = Date.now();
+    const result = await runTool('bash', [path.join(repoRoot, 'image-build', 'build.sh'), '--out', buildDir, '--cache', IMAGE_DEB_CACHE], { timeoutMs: 900_000 });
+    if (result.code !== 0) throw new Error(`image-build/build.sh failed (${result.code}):\n${result.stderr.slice(-6000)}`);
+    const imagePath = result.stdout.trim().split('\n').pop() ?? '';
+    assert.ok(fs.existsSync(imagePath), `build.sh printed no image path: ${result.stdout}`);
+    const meta = JSON.parse(await fsp.readFile(`${imagePath}.json`, 'utf8')) as ApplianceImage['meta'];
+    log(`image ${path.basename(imagePath)}: ${meta.imageBytes} bytes (${meta.imageAllocatedBytes} allocated), squashfs ${meta.squashfsBytes}, built in ${Date.now() - started} ms`);
+    return { path: imagePath, meta, buildMs: Date.now() - started };
+  })();
+  return building;
+}
+
+export interface ShellResult {
+  code: number;
+  output: string;
+}
+
+/** The root shell on the guest's COM2 (a qemu unix-socket chardev). Commands run one at a time;
+ *  each ends with a marker line carrying its exit code. */
+export class ApplianceShell {
+  private buffer = '';
+  private counter = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (this.buffer = (this.buffer + chunk).slice(-4 * 1024 * 1024)));
+  }
+
+  static async connect(socketPath: string, timeoutMs: number): Promise<ApplianceShell> {
+    const socket = await waitFor(`qemu serial socket ${socketPath}`, () =>
+      new Promise<net.Socket | undefined>((resolve) => {
+        const s = net.connect(socketPath);
+        s.once('connect', () => resolve(s));
+        s.once('error', () => resolve(undefined));
+      }), timeoutMs, 200);
+    return new ApplianceShell(socket);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  /** Runs `command` in the guest's bash; resolves with its output and exit code. */
+  run(command: string, timeoutMs = 60_000): Promise<ShellResult> {
+    const next = this.queue.then(() => this.runNow(command, timeoutMs));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async runOk(command: string, timeoutMs = 60_000): Promise<string> {
+    const r = await this.run(command, timeoutMs);
+    assert.equal(r.code, 0, `guest: ${command} exited ${r.code}:\n${r.output}`);
+    return r.output;
+  }
+
+  private async runNow(command: string, timeoutMs: number): Promise<ShellResult> {
+    const id = `${process.pid}x${++this.counter}`;
+    // The marker is split in the command text, so only the shell's echo of it can match.
+    const pattern = new RegExp(`__LBEND_${id}__ (\\d+)`);
+    this.buffer = '';
+    this.socket.write(`${command}\necho "__LBEND_""${id}__ $?"\n`);
+    const match = await waitFor(`guest command ${JSON.stringify(command)}`, async () => pattern.exec(this.buffer) ?? undefined, timeoutMs, 50);
+    const output = this.buffer.slice(0, match.index).replace(/\r/g, '');
+    return { code: Number(match[1]), output };
+  }
+
+  /** Waits until the shell answers (it starts late in the boot, and again after a reboot). */
+  async ready(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.run('true', 5_000);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+    }
+  }
+}
+
+export interface Appliance {
+  qemu: ChildProcess;
+  shell: ApplianceShell;
+  consoleFile: string;
+  console(): string;
+  /** Resolves once `pattern` has appeared `count` times on the console. */
+  waitForConsole(pattern: RegExp, timeoutMs: number, count?: number): Promise<void>;
+  kill(): Promise<void>;
+}
+
+export interface ApplianceOptions {
+  image: string;
+  work: string;
+  /** Raw file used as the data disk (its serial is LBDATA01). */
+  dataDisk: string;
+  /** Writable disks attached BEFORE the data disk (the guest sees them first), by serial. */
+  disksBeforeData?: Array<{ file: string; serial: string }>;
+  /** More disks after it, read-only, e.g. one holding a golden image to import, by serial. */
+  extraDisks?: Array<{ file: string; serial: string }>;
+  /** The test network and its tap for the appliance's NIC; user-mode networking otherwise. */
+  network?: { net: TestNetwork; tap: string; mac: string };
+  accel?: 'tcg' | 'kvm';
+  /** Power the same machine on again: keep the boot disk overlay, NVRAM and console log. */
+  powerOnAgain?: boolean;
+}
+
+export async function startAppliance(t: Cleanup, options: ApplianceOptions): Promise<Appliance> {
+  requireTools('qemu-system-x86_64', 'qemu-img');
+  assert.ok(fs.existsSync(OVMF_CODE), `${OVMF_CODE} is missing (Debian package ovmf)`);
+  const { work } = options;
+  // The image itself stays pristine: the guest writes to a qcow2 overlay (the root is read-only
+  // anyway; this keeps the ESP and GPT untouched for a second boot from the same build).
+  const bootDisk = path.join(work, 'boot.qcow2');
+  const vars = path.join(work, 'OVMF_VARS.fd');
+  if (!options.powerOnAgain) {
+    const made = await runTool('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', options.image, bootDisk], { timeoutMs: 30_000 });
+    assert.equal(made.code, 0, made.stderr);
+    await fsp.copyFile(OVMF_VARS, vars);
+  }
+  const consoleFile = path.join(work, 'console.log');
+  const shellSocket = path.join(work, 'shell.sock');
+  await fsp.rm(shellSocket, { force: true });
+  const args = [
+    '-machine', `q35,accel=${options.accel ?? 'tcg'}`,
+    '-m', '1024',
+    '-smp', '2',
+    '-display', 'none',
+    '-monitor', 'none',
+    '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+    '-drive', `if=pflash,format=raw,file=${vars}`,
+    '-drive', `file=${bootDisk},format=qcow2,if=none,id=boot`,
+    '-device', 'virtio-blk-pci,drive=boot,serial=LBBOOT01,bootindex=0',
+    ...(options.disksBeforeData ?? []).flatMap((d, i) => ['-drive', `file=${d.file},format=raw,if=none,id=b${i}`, '-device', `virtio-blk-pci,drive=b${i},serial=${d.serial}`]),
+    '-drive', `file=${options.dataDisk},format=raw,if=none,id=data`,
+    '-device', 'virtio-blk-pci,drive=data,serial=LBDATA01',
+    ...(options.extraDisks ?? []).flatMap((d, i) => ['-drive', `file=${d.file},format=raw,if=none,id=x${i},readonly=on`, '-device', `virtio-blk-pci,drive=x${i},serial=${d.serial}`]),
+    // The owner's request for a root console (docs/appliance.md): a system credential.
+    '-smbios', 'type=11,value=io.systemd.credential:lanboot.root-console=1',
+    // Appended, so a second power-on keeps the first boot's console.
+    '-chardev', `file,id=console,path=${consoleFile},append=on`,
+    '-serial', 'chardev:console',
+    '-chardev', `socket,id=shell,path=${shellSocket},server=on,wait=off`,
+    '-serial', 'chardev:shell',
+  ];
+  if (options.network) {
+    args.push('-netdev', `tap,id=n0,ifname=${options.network.tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${options.network.mac}`);
+  } else {
+    args.push('-netdev', 'user,id=n0,restrict=on', '-device', 'virtio-net-pci,netdev=n0');
+  }
+  const qemu = options.network ? options.network.net.spawn('lan', 'qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] }) : spawnTracked('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  qemu.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8192)));
+  const kill = async () => {
+    shell?.close();
+    if (qemu.exitCode === null && qemu.signalCode === null) {
+      killTree(qemu, 'SIGKILL');
+      await waitExit(qemu, 10_000);
+    }
+  };
+  t.after(kill);
+  const readConsole = () => (fs.existsSync(consoleFile) ? fs.readFileSync(consoleFile, 'latin1') : '');
+  let shell: ApplianceShell | undefined;
+  shell = await ApplianceShell.connect(shellSocket, 30_000);
+  return {
+    qemu,
+    shell,
+    consoleFile,
+    console: readConsole,
+    async waitForConsole(pattern, timeoutMs, count = 1) {
+      const global = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`);
+      await waitFor(`${pattern} x${count} on the appliance console`, async () => {
+        if (qemu.exitCode !== null || qemu.signalCode !== null) throw new FatalWaitError(`qemu exited (${qemu.exitCode ?? qemu.signalCode}): ${stderr}`);
+        return (readConsole().match(global)?.length ?? 0) >= count ? true : undefined;
+      }, timeoutMs, 500).catch((error: Error) => {
+        throw new Error(`${error.message}\n--- console tail\n${readConsole().slice(-4000)}\n--- qemu stderr\n${stderr}`);
+      });
+    },
+    kill,
+  };
+}
