@@ -133,7 +133,9 @@ async function resolverChild(): Promise<void> {
   const txt = records.filter((r) => r.type === TYPE.TXT);
   let health: unknown = null;
   let labelUrls: string[] = [];
-  const target = srv.find((s) => ptrs.includes(s.name));
+  // With two boxes on the LAN both advertise _http._tcp: take the service whose SRV target is
+  // the host asked for, or the port would be the other box's.
+  const target = srv.find((s) => ptrs.includes(s.name) && (s.data as { target: string }).target.toLowerCase() === hostName.toLowerCase());
   if (a && target) {
     const port = (target.data as { port: number }).port;
     try {
