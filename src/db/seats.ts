@@ -73,8 +73,9 @@ const SEAT_SELECT = `SELECT s.id, s.name, s.image_id, i.name AS image_name, s.im
 export class SeatRepository {
   constructor(private readonly db: Db) {}
 
-  private hydrate(row: SeatDbRow): SeatRow {
-    const initiators = (this.db.prepare('SELECT iqn FROM seat_initiators WHERE seat_id = ? ORDER BY iqn').all(row.id) as { iqn: string }[]).map(
+  /** `initiators`: the seat's ACL when already loaded (list() reads every seat's at once). */
+  private hydrate(row: SeatDbRow, initiators?: string[]): SeatRow {
+    initiators ??= (this.db.prepare('SELECT iqn FROM seat_initiators WHERE seat_id = ? ORDER BY iqn').all(row.id) as { iqn: string }[]).map(
       (r) => r.iqn,
     );
     return {
@@ -99,7 +100,14 @@ export class SeatRepository {
   }
 
   list(): SeatRow[] {
-    return (this.db.prepare(`${SEAT_SELECT} ORDER BY s.name`).all() as SeatDbRow[]).map((r) => this.hydrate(r));
+    // Two queries for any number of seats, not one per seat.
+    const initiatorsBySeat = new Map<number, string[]>();
+    for (const r of this.db.prepare('SELECT seat_id, iqn FROM seat_initiators ORDER BY seat_id, iqn').all() as { seat_id: number; iqn: string }[]) {
+      let list = initiatorsBySeat.get(r.seat_id);
+      if (!list) initiatorsBySeat.set(r.seat_id, (list = []));
+      list.push(r.iqn);
+    }
+    return (this.db.prepare(`${SEAT_SELECT} ORDER BY s.name`).all() as SeatDbRow[]).map((r) => this.hydrate(r, initiatorsBySeat.get(r.id) ?? []));
   }
 
   findByName(name: string): SeatRow | undefined {
@@ -188,6 +196,13 @@ export class SeatRepository {
 
   listSnapshots(seatId: number): SnapshotRow[] {
     return (this.db.prepare('SELECT * FROM seat_snapshots WHERE seat_id = ? ORDER BY number').all(seatId) as SnapshotDbRow[]).map(toSnapshot);
+  }
+
+  /** Bytes of every seat's snapshots, by seat id, in one query (the space report covers all
+   *  seats at each status request). */
+  snapshotBytesBySeat(): Map<number, number> {
+    const rows = this.db.prepare('SELECT seat_id, SUM(delta_bytes) AS bytes FROM seat_snapshots GROUP BY seat_id').all() as { seat_id: number; bytes: number }[];
+    return new Map(rows.map((r) => [r.seat_id, r.bytes]));
   }
 
   getSnapshot(seatId: number, number: number): SnapshotRow | undefined {

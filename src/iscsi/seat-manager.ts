@@ -741,8 +741,9 @@ export class SeatManager {
       this.log.warn({ dataDir, ...errorFields(error) }, 'cannot read the data disk size');
     }
     const ratio = this.options.quotaWarnRatio ?? 0.9;
+    const snapshotBytesBySeat = this.options.seats.snapshotBytesBySeat();
     const seatRows = this.options.seats.list().map((seat) => {
-      const snapshotBytes = this.options.seats.listSnapshots(seat.id).reduce((sum, row) => sum + row.deltaBytes, 0);
+      const snapshotBytes = snapshotBytesBySeat.get(seat.id) ?? 0;
       const deltaBytes = this.deltaBytesOf(seat);
       let full = this.full.get(seat.name);
       // Space given back (UNMAP from the PC): no longer full.

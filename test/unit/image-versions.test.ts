@@ -3,29 +3,13 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { migrate, openDatabase, type Db } from '../../src/db/database.js';
-import { ImageRepository } from '../../src/db/images.js';
+import type { Db } from '../../src/db/database.js';
 import { LanbootError } from '../../src/log/errors.js';
-import { ImageStore } from '../../src/storage/image-store.js';
-import { DataLayout } from '../../src/storage/layout.js';
+import { openTestStore } from './support/test-store.js';
 
-async function setup(t: { after(fn: () => void): void }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanboot-versions-'));
-  const db = openDatabase(path.join(dir, 'lanboot.db'));
-  t.after(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await migrate(db);
-  const layout = new DataLayout(dir);
-  const images = new ImageRepository(db);
-  const store = new ImageStore(layout, images);
-  await store.cleanup();
-  return { dir, db, layout, images, store };
-}
+const setup = (t: { after(fn: () => void): void }) => openTestStore(t, 'versions');
 
 async function* bytes(size: number, fill: number): AsyncGenerator<Uint8Array> {
   yield Buffer.alloc(size, fill);

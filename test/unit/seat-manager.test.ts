@@ -1,32 +1,16 @@
 // The iSCSI control plane against the recording engine (see support/recording-engine.ts).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { migrate, openDatabase } from '../../src/db/database.js';
-import { ImageRepository } from '../../src/db/images.js';
-import { SeatRepository } from '../../src/db/seats.js';
 import { SeatManager } from '../../src/iscsi/seat-manager.js';
-import { ImageStore } from '../../src/storage/image-store.js';
-import { DataLayout } from '../../src/storage/layout.js';
 import { LanbootError } from '../../src/log/errors.js';
 import { RecordingEngine } from './support/recording-engine.js';
+import { openTestStore } from './support/test-store.js';
 
 async function setup(t: { after(fn: () => void): void }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanboot-seats-'));
-  const db = openDatabase(path.join(dir, 'lanboot.db'));
-  t.after(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await migrate(db);
-  const layout = new DataLayout(dir);
-  const images = new ImageRepository(db);
-  const seats = new SeatRepository(db);
-  const store = new ImageStore(layout, images);
-  await store.cleanup();
+  const { layout, images, seats, store } = await openTestStore(t, 'seats');
   async function* bytes(n: number) {
     yield Buffer.alloc(n, 1);
   }

@@ -3,20 +3,13 @@
 // size to report, which the warning thresholds need). The same paths run against the real
 // engine over iSCSI in test/integration/seat-modes.test.ts.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { parseSize } from '../../src/config/names.js';
-import { migrate, openDatabase } from '../../src/db/database.js';
-import { ImageRepository } from '../../src/db/images.js';
-import { SeatRepository } from '../../src/db/seats.js';
 import { SeatManager } from '../../src/iscsi/seat-manager.js';
-import { ImageStore } from '../../src/storage/image-store.js';
-import { DataLayout } from '../../src/storage/layout.js';
 import { RecordingEngine } from './support/recording-engine.js';
+import { openTestStore } from './support/test-store.js';
 
 class SizedEngine extends RecordingEngine {
   readonly sizes = new Map<string, number>();
@@ -27,18 +20,7 @@ class SizedEngine extends RecordingEngine {
 }
 
 async function setup(t: { after(fn: () => void): void }, options: { diskLowRatio?: number; diskLowBytes?: number } = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanboot-seat-space-'));
-  const db = openDatabase(path.join(dir, 'lanboot.db'));
-  t.after(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await migrate(db);
-  const layout = new DataLayout(dir);
-  const images = new ImageRepository(db);
-  const seats = new SeatRepository(db);
-  const store = new ImageStore(layout, images);
-  await store.cleanup();
+  const { layout, images, seats, store } = await openTestStore(t, 'seat-space');
   await store.importVersion(
     'base',
     (async function* () {
