@@ -10,8 +10,8 @@ bash scripts/ensure-node-deps.sh
 npm run --silent build
 
 if [ $# -eq 0 ]; then
-  make -s -C native test
-  make -s -C native fuzz-smoke FUZZ_RUNS="${LANBOOT_FUZZ_RUNS:-20000}"
+  make -s -j"$(nproc)" -C native test
+  make -s -j"$(nproc)" -C native fuzz-smoke FUZZ_RUNS="${LANBOOT_FUZZ_RUNS:-20000}"
   set -- test/unit test/integration test/conformance test/e2e
 fi
 

@@ -25,6 +25,7 @@
 
 using lanboot::scsi::CowStore;
 using lanboot::scsi::CowStoreOptions;
+using lanboot::scsi::kSeatQuotaExceeded;
 
 namespace {
 
@@ -198,13 +199,16 @@ void testCopySparseFile() {
   CHECK(::access((dir.path + "/x").c_str(), F_OK) != 0);
 }
 
-// The space report: a write refused by the quota is reported as "quota", at most once per
-// interval; one refused by a full file system (a tiny tmpfs in a private mount namespace of a
-// child process) as "disk-full". Writes that fit are not reported.
+// The space report: a write refused by the quota (kSeatQuotaExceeded) is reported as "quota",
+// at most once per interval; one refused by a full file system (-ENOSPC from a tiny tmpfs in
+// a private mount namespace of a child process) as "disk-full". Writes that fit are not
+// reported. The reason comes from the store's code alone: the quotaBytes given to the
+// decorator is only passed on, so absurd values there must not change the reason.
 void testSpaceReport() {
   TempDir dir;
   const std::string golden = dir.path + "/golden.img";
-  makeGolden(golden, 4u << 20, 0, randomBytes(4u << 20, 11));
+  const auto goldenBytes = randomBytes(4u << 20, 11);
+  makeGolden(golden, goldenBytes.size(), 0, goldenBytes);
   CowStoreOptions options;
   options.goldenPath = golden;
   options.deltaDir = dir.path + "/delta";
@@ -214,21 +218,37 @@ void testSpaceReport() {
   CHECK(inner != nullptr);
   if (!inner) return;
   std::vector<std::string> reasons;
+  std::vector<uint64_t> reportedQuotas;
+  // Told "no quota" (0): the old size-based guess would have called every refusal disk-full.
   lanboot::scsi::SpaceReportingStore store(
-      inner, options.quotaBytes, [&](const std::string& reason, uint64_t, uint64_t) { reasons.push_back(reason); },
+      inner, 0,
+      [&](const std::string& reason, uint64_t, uint64_t quota) {
+        reasons.push_back(reason);
+        reportedQuotas.push_back(quota);
+      },
       std::chrono::milliseconds(200));
   auto data = randomBytes(64 * 1024, 12);
   CHECK_EQ(store.write(0, data.data(), data.size(), false), 0);
   CHECK(reasons.empty());
-  CHECK_EQ(store.write(1 << 20, data.data(), 4096, false), -ENOSPC);
-  CHECK_EQ(store.write(2 << 20, data.data(), 4096, false), -ENOSPC);
+  CHECK_EQ(store.write(1 << 20, data.data(), 4096, false), kSeatQuotaExceeded);
+  CHECK_EQ(store.write(2 << 20, data.data(), 4096, false), kSeatQuotaExceeded);
   CHECK_EQ(reasons.size(), size_t{1});  // rate limited
   if (!reasons.empty()) CHECK(reasons[0] == "quota");
+  if (!reportedQuotas.empty()) CHECK_EQ(reportedQuotas[0], uint64_t{0});  // passed on as given
   CHECK_EQ(store.write(0, data.data(), 4096, false), 0);  // rewriting owned chunks still works
   ::usleep(250 * 1000);
   CHECK_EQ(store.writeZeroes(3 << 20, 4096, false), 0);  // a whole zeroed chunk is a hole: no space, no quota
-  CHECK_EQ(store.writeZeroes((3 << 20) + 8192 + 512, 512, false), -ENOSPC);  // a partial one is a write
+  CHECK_EQ(store.writeZeroes((3 << 20) + 8192 + 512, 512, false), kSeatQuotaExceeded);  // a partial one is a write
   CHECK_EQ(reasons.size(), size_t{2});
+  if (reasons.size() == 2) CHECK(reasons[1] == "quota");
+  ::usleep(250 * 1000);
+  uint64_t mismatch = 0;
+  CHECK_EQ(store.compareAndWrite(5 << 20, goldenBytes.data(), data.data(), 4096, false, &mismatch),
+           -EINVAL);  // past the 4 MiB disk: not a space problem, not reported
+  CHECK_EQ(store.compareAndWrite(1 << 20, goldenBytes.data() + (1 << 20), data.data(), 4096, false, &mismatch),
+           kSeatQuotaExceeded);  // equal to golden, so it gets as far as the write
+  CHECK_EQ(reasons.size(), size_t{3});
+  if (reasons.size() == 3) CHECK(reasons[2] == "quota");
 
   const std::string mountPoint = dir.path + "/small";
   CHECK_EQ(::mkdir(mountPoint.c_str(), 0700), 0);
@@ -246,7 +266,8 @@ void testSpaceReport() {
     if (!opened) ::_exit(13);
     std::string got;
     {
-      lanboot::scsi::SpaceReportingStore reporting(opened, 0, [&](const std::string& reason, uint64_t, uint64_t) { got = reason; });
+      // Told a 1-byte quota: a size-based guess would call this refusal "quota".
+      lanboot::scsi::SpaceReportingStore reporting(opened, 1, [&](const std::string& reason, uint64_t, uint64_t) { got = reason; });
       auto big = randomBytes(1 << 20, 13);
       int rc = 0;
       for (uint64_t off = 0; off < (1u << 20) && rc == 0; off += 64 * 1024) rc = reporting.write(off, big.data() + off, 64 * 1024, false);

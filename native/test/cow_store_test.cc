@@ -28,6 +28,7 @@
 using lanboot::scsi::CowStore;
 using lanboot::scsi::CowStoreOptions;
 using lanboot::scsi::FileExtent;
+using lanboot::scsi::kSeatQuotaExceeded;
 
 namespace {
 
@@ -362,7 +363,7 @@ void testKillWithoutFlushIsConsistent() {
   CHECK(equalBytes(readAll(*store, kChunk, kChunk), 0, data, 0, kChunk));
 }
 
-void testQuotaReturnsEnospcWithoutDamage() {
+void testQuotaIsRefusedWithItsOwnCodeWithoutDamage() {
   TempDir dir;
   const std::string golden = dir.path + "/golden.img";
   const auto goldenBytes = randomBytes(1 << 20, 17);
@@ -373,8 +374,14 @@ void testQuotaReturnsEnospcWithoutDamage() {
   const auto data = randomBytes(32 * kChunk, 18);
   CHECK_EQ(store->write(0, data.data(), 16 * kChunk, false), 0);
   CHECK(store->deltaBytesUsed() <= 16 * kChunk);
-  CHECK_EQ(store->write(64 * kChunk, data.data(), kChunk, false), -ENOSPC);
-  CHECK_EQ(store->write(63 * kChunk + 512, data.data(), 1024, false), -ENOSPC);  // needs 2 new chunks
+  // The seat's quota has its own code (-EDQUOT), never the file system's -ENOSPC.
+  CHECK_EQ(kSeatQuotaExceeded, -EDQUOT);
+  CHECK_EQ(store->write(64 * kChunk, data.data(), kChunk, false), kSeatQuotaExceeded);
+  CHECK_EQ(store->write(63 * kChunk + 512, data.data(), 1024, false), kSeatQuotaExceeded);  // needs 2 new chunks
+  CHECK_EQ(store->writeZeroes(64 * kChunk + 512, 512, false), kSeatQuotaExceeded);          // a partial chunk is a write
+  uint64_t mismatch = 0;
+  CHECK_EQ(store->compareAndWrite(64 * kChunk, goldenBytes.data() + 64 * kChunk, data.data(), 512, false, &mismatch),
+           kSeatQuotaExceeded);
   // The failed writes changed nothing; rewriting owned chunks still works.
   CHECK(equalBytes(readAll(*store, 63 * kChunk, 2 * kChunk), 0, goldenBytes, 63 * kChunk, 2 * kChunk));
   const auto again = randomBytes(2 * kChunk, 19);
@@ -386,6 +393,28 @@ void testQuotaReturnsEnospcWithoutDamage() {
   // Freeing space (discard) lets new writes in again.
   CHECK_EQ(store->discard(0, 8 * kChunk), 0);
   CHECK_EQ(store->write(64 * kChunk, data.data(), kChunk, false), 0);
+}
+
+// The quota of an open store changes in place (a seat's PC stays connected): lowered below
+// what the delta holds, new chunks are refused and owned ones still rewrite; raised or
+// cleared, new chunks fit again.
+void testQuotaChangesOnAnOpenStore() {
+  TempDir dir;
+  const std::string golden = dir.path + "/golden.img";
+  writeFile(golden, randomBytes(1 << 20, 21));
+  auto store = openStore(golden, dir.path + "/d", 0, 0);
+  CHECK(store != nullptr);
+  if (!store) return;
+  const auto data = randomBytes(8 * kChunk, 22);
+  CHECK_EQ(store->write(0, data.data(), 8 * kChunk, false), 0);
+  store->setQuotaBytes(4 * kChunk);
+  CHECK_EQ(store->write(20 * kChunk, data.data(), kChunk, false), kSeatQuotaExceeded);
+  CHECK_EQ(store->write(2 * kChunk, data.data(), kChunk, false), 0);  // owned: no new space
+  store->setQuotaBytes(9 * kChunk);
+  CHECK_EQ(store->write(20 * kChunk, data.data(), kChunk, false), 0);
+  CHECK_EQ(store->write(21 * kChunk, data.data(), kChunk, false), kSeatQuotaExceeded);
+  store->setQuotaBytes(0);
+  CHECK_EQ(store->write(21 * kChunk, data.data(), 4 * kChunk, false), 0);
 }
 
 void testCompareAndWrite() {
@@ -610,7 +639,9 @@ void testConcurrentWritersAndReaders() {
 }
 
 // The file system itself runs out of space (not our quota): a 256 KiB tmpfs mounted in a
-// private mount namespace of a child process, so nothing outside the test sees it.
+// private mount namespace of a child process, so nothing outside the test sees it (the mount
+// goes away with the child however it ends). The store has a quota far above the tmpfs size,
+// so the refusal must be the file system's -ENOSPC, not kSeatQuotaExceeded.
 void testFileSystemFullReturnsEnospc() {
   TempDir dir;
   const std::string golden = dir.path + "/golden.img";
@@ -625,7 +656,7 @@ void testFileSystemFullReturnsEnospc() {
     if (::unshare(CLONE_NEWNS) != 0) ::_exit(10);
     if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(11);
     if (::mount("tmpfs", mountPoint.c_str(), "tmpfs", 0, "size=256k") != 0) ::_exit(12);
-    auto store = openStore(golden, mountPoint + "/d");
+    auto store = openStore(golden, mountPoint + "/d", 0, 1ull << 30);
     if (!store) ::_exit(13);
     const auto data = randomBytes(1 << 20, 30);
     uint64_t written = 0;
@@ -668,7 +699,8 @@ int main() {
       {"reset is O(1) and brings golden back (100 GiB)", testResetIsFastAndBringsGoldenBack},
       {"flushed and FUA writes survive SIGKILL", testFlushedWritesSurviveKill},
       {"SIGKILL without flush leaves a consistent delta", testKillWithoutFlushIsConsistent},
-      {"quota -> -ENOSPC without damage", testQuotaReturnsEnospcWithoutDamage},
+      {"quota -> kSeatQuotaExceeded without damage", testQuotaIsRefusedWithItsOwnCodeWithoutDamage},
+      {"quota changed on an open store", testQuotaChangesOnAnOpenStore},
       {"discard and write zeroes", testDiscardAndWriteZeroes},
       {"compare and write", testCompareAndWrite},
       {"blank disk and odd sizes", testBlankDiskAndOddSizes},

@@ -2,6 +2,10 @@
 // key / ASC / ASCQ, and the exact bytes of capacity data, VPD pages and mode pages.
 #include <fcntl.h>
 #include <ftw.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,7 +51,8 @@ struct Fixture {
   std::shared_ptr<CowStore> store;
   std::shared_ptr<Lun> lun;
 
-  explicit Fixture(bool readOnly = false, uint64_t quota = 0) {
+  // deltaDir "" = a "delta" directory next to the golden file.
+  explicit Fixture(bool readOnly = false, uint64_t quota = 0, const std::string& deltaDir = "") {
     golden.resize(kBlocks * kBlock);
     std::mt19937 rng(42);
     for (auto& b : golden) b = static_cast<uint8_t>(rng());
@@ -57,7 +62,7 @@ struct Fixture {
     std::fclose(f);
     CowStoreOptions options;
     options.goldenPath = goldenPath;
-    options.deltaDir = readOnly ? "" : dir.path + "/delta";
+    options.deltaDir = readOnly ? "" : deltaDir.empty() ? dir.path + "/delta" : deltaDir;
     options.readOnly = readOnly;
     options.quotaBytes = quota;
     std::string error;
@@ -371,7 +376,64 @@ void testWriteProtectAndQuota() {
   auto big = pattern(8 * 8 * kBlock, 5);  // 8 chunks: exactly the quota
   CHECK(isGood(small.run({0x2A, 0, 0, 0, 0, 0, 0, 0, 64, 0}, big)));
   CHECK(hasSense(small.run({0x2A, 0, 0, 0, 1, 0, 0, 0, 1, 0}, one), 0x07, 0x27, 0x07));
+  // Every write path maps the store's quota code to the same sense, not to a MEDIUM ERROR.
+  CHECK(hasSense(small.run({0x41, 0, 0, 0, 1, 0, 0, 0, 8, 0}, one), 0x07, 0x27, 0x07));  // WRITE SAME, pattern
+  CHECK(hasSense(small.run({0x41, 0, 0, 0, 1, 0, 0, 0, 1, 0}, std::vector<uint8_t>(kBlock, 0)), 0x07, 0x27,
+                 0x07));  // WRITE SAME of zeros over part of a chunk: a real write
+  std::vector<uint8_t> compareThenWrite(&small.golden[256 * kBlock], &small.golden[257 * kBlock]);
+  CHECK(hasSense(small.run({0x89, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0}, compareThenWrite + one), 0x07, 0x27,
+                 0x07));  // COMPARE AND WRITE that matches golden, then needs a new chunk
   CHECK(small.readBlocks(256, 1) == std::vector<uint8_t>(&small.golden[256 * kBlock], &small.golden[257 * kBlock]));
+}
+
+// A full data disk gives the initiator the same sense as the seat's quota: SPACE ALLOCATION
+// FAILED WRITE PROTECT (SBC-3 4.7.3.6). The delta lives on a 256 KiB tmpfs mounted in a
+// private mount namespace of a child process, so the mount goes away with the child.
+void testDiskFullSenseEqualsQuotaSense() {
+  TempDir outer;
+  const std::string mountPoint = outer.path + "/small";
+  CHECK_EQ(::mkdir(mountPoint.c_str(), 0700), 0);
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // Exit codes tell the parent which step failed.
+    if (::unshare(CLONE_NEWNS) != 0) ::_exit(10);
+    if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(11);
+    if (::mount("tmpfs", mountPoint.c_str(), "tmpfs", 0, "size=256k") != 0) ::_exit(12);
+    int code = 0;
+    {
+      Fixture full(false, 0, mountPoint + "/delta");
+      auto write10 = [&](uint32_t lba, uint16_t count, const std::vector<uint8_t>& data) {
+        return full.run({0x2A, 0, uint8_t(lba >> 24), uint8_t(lba >> 16), uint8_t(lba >> 8), uint8_t(lba), 0,
+                         uint8_t(count >> 8), uint8_t(count), 0},
+                        data);
+      };
+      const auto data = pattern(64 * kBlock, 9);
+      uint32_t lba = 0;
+      CommandResult refused;
+      for (; lba < kBlocks; lba += 64) {
+        refused = write10(lba, 64, data);
+        if (!isGood(refused)) break;
+      }
+      const std::vector<uint8_t> one(data.begin(), data.begin() + kBlock);
+      if (lba == 0) code = 13;                                      // nothing fit at all
+      else if (lba >= kBlocks) code = 14;                           // the tmpfs never filled
+      else if (!hasSense(refused, 0x07, 0x27, 0x07)) code = 15;     // WRITE
+      else if (!hasSense(full.run({0x41, 0, uint8_t(lba >> 24), uint8_t(lba >> 16), uint8_t(lba >> 8), uint8_t(lba), 0, 0, 64, 0},
+                                  one),
+                         0x07, 0x27, 0x07))
+        code = 16;  // WRITE SAME
+      else if (full.readBlocks(lba, 1) !=
+               std::vector<uint8_t>(&full.golden[lba * kBlock], &full.golden[(lba + 1) * kBlock]))
+        code = 17;  // the refused writes changed nothing
+    }
+    ::umount(mountPoint.c_str());
+    ::_exit(code);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
 void testVerify() {
@@ -636,6 +698,7 @@ int main() {
       {"READ 6/10/12/16", testReads},
       {"WRITE 6/10/12/16, WRITE AND VERIFY, residuals", testWrites},
       {"write protect and quota sense", testWriteProtectAndQuota},
+      {"disk full sense equals quota sense", testDiskFullSenseEqualsQuotaSense},
       {"VERIFY BYTCHK 0/1/3 and MISCOMPARE", testVerify},
       {"WRITE SAME and UNMAP", testWriteSameAndUnmap},
       {"COMPARE AND WRITE", testCompareAndWrite},

@@ -450,8 +450,9 @@ export class SeatManager {
     return this.details(this.require(seat.name));
   }
 
-  /** Sets (or with null/"none" clears) the seat's delta quota. The engine reopens the
-   *  disk with the new limit, which ends the seat's sessions (initiators log in again). */
+  /** Sets (or with null/"none" clears) the seat's delta quota. The engine applies it to the
+   *  open disk: the seat's PC stays connected, and a seat that was full writes again as soon
+   *  as the quota is raised. */
   setQuota(name: unknown, quota: unknown): SeatDetails {
     const seat = this.require(name);
     this.requireIdle(seat);
@@ -459,9 +460,7 @@ export class SeatManager {
     this.options.seats.setQuota(seat.id, quotaBytes);
     const updated = this.require(seat.name);
     try {
-      // Down first: the engine opens the new store before it lets go of the old one, and
-      // the delta admits one writer (flock).
-      this.options.engine.removeTarget(seat.targetIqn);
+      // Same disk, new quota: the engine keeps the store and its sessions.
       this.options.engine.setTarget(this.targetConfig(updated, this.versionOf(updated)));
     } catch (error) {
       this.options.seats.setQuota(seat.id, seat.quotaBytes);
@@ -1050,14 +1049,31 @@ export class SeatManager {
     }
   }
 
-  private sessionCounts(): Map<string, number> {
-    const counts = new Map<string, number>();
+  /** The engine's sessions totalled per target IQN, in one engine call: how many, and the
+   *  bytes they read and wrote so far. Every per-target session figure comes from here. */
+  private sessionTotals(): Map<string, { sessions: number; bytes: number }> {
+    const totals = new Map<string, { sessions: number; bytes: number }>();
     try {
-      for (const s of this.options.engine.sessions()) counts.set(s.targetIqn, (counts.get(s.targetIqn) ?? 0) + 1);
+      for (const s of this.options.engine.sessions()) {
+        const total = totals.get(s.targetIqn) ?? { sessions: 0, bytes: 0 };
+        total.sessions += 1;
+        total.bytes += s.bytesRead + s.bytesWritten;
+        totals.set(s.targetIqn, total);
+      }
     } catch (error) {
       this.log.warn(errorFields(error), 'cannot read sessions from the iSCSI engine');
     }
-    return counts;
+    return totals;
+  }
+
+  private sessionCounts(): Map<string, number> {
+    return new Map([...this.sessionTotals()].map(([iqn, total]) => [iqn, total.sessions]));
+  }
+
+  /** Bytes read + written by each target's current sessions, by target IQN (the web UI
+   *  samples these for transfer rates). Targets without a session are absent. */
+  sessionBytes(): Map<string, number> {
+    return new Map([...this.sessionTotals()].map(([iqn, total]) => [iqn, total.bytes]));
   }
 
   private details(seat: SeatRow): SeatDetails {

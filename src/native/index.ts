@@ -91,6 +91,18 @@ export interface NativeAddon {
   deltaIsIdle(deltaDir: string): boolean;
   /** Copies a file keeping its holes (SEEK_DATA/SEEK_HOLE + copy_file_range) to dst (must not exist), fsynced. */
   copySparseFile(src: string, dst: string): Promise<void>;
+  /** The copy step of a raw import (native/src/image/verified_copy.h): copies the first
+   *  `length` bytes of src into dst (an existing empty file), zero 4 KiB blocks left as holes,
+   *  every chunk read back and compared, SHA-256 of it all computed on a second thread, dst
+   *  fsynced. Stops with code LANBOOT_CANCELLED once cancelFlag[0] != 0 (Atomics.store).
+   *  Other codes: LANBOOT_SOURCE_ENDED, LANBOOT_VERIFY_FAILED, LANBOOT_NO_SPACE, LANBOOT_IO_FAILED. */
+  verifiedCopy(
+    src: string,
+    dst: string,
+    length: number,
+    cancelFlag?: Int32Array,
+    onProgress?: (bytesDone: number) => void,
+  ): Promise<{ sha256: string; dataBytes: number }>;
   IscsiEngine: new (onEvent: (event: EngineEvent) => void) => IscsiEngine;
   /** sd_notify(3): sends `state` to $NOTIFY_SOCKET. Returns false when there is none. */
   sdNotify(state: string): boolean;

@@ -13,6 +13,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { LanbootError } from '../log/errors.js';
+import { loadNative } from '../native/index.js';
 import { BLOCK_SIZE } from './image-store.js';
 
 export type DiskFormat = 'raw' | 'qcow2' | 'vpc' | 'vhdx' | 'vmdk';
@@ -417,33 +418,37 @@ export async function compareWithSource(info: SourceInfo, target: string, signal
 }
 
 /**
- * Copies a raw source (file or block device) into `target` with `cp --sparse=always`: zero
- * runs become holes, and coreutils copies with SEEK_DATA/SEEK_HOLE and large reads, which
- * bench/image-import.ts measured as fast as a plain cp (the JavaScript loop below was about
- * 3x slower). Progress is cp's read count from /proc/<pid>/io (rchar), bounded to the size.
- * The copy is verified afterwards by the caller (byte comparison while hashing the result).
+ * Copies the first `bytes` of a raw source (file or block device) into `target` (the image
+ * store's fresh, empty partial) in one pass on the addon's threads: zero 4 KiB blocks stay
+ * holes, every chunk is read back and compared with what was read, and the SHA-256 of it
+ * all is computed alongside (native/src/image/verified_copy.h; docs/decisions/0019). The
+ * source is read once, which matters for a USB stick. Returns the sha256, which is also
+ * the target's: the read-back proved them equal.
  */
-export async function copyRaw(source: string, target: string, bytes: number, onProgress: (bytes: number) => void, signal?: AbortSignal): Promise<void> {
-  let pid: number | undefined;
-  const timer = setInterval(() => {
-    if (pid === undefined) return;
-    fsp
-      .readFile(`/proc/${pid}/io`, 'utf8')
-      .then((text) => {
-        const match = /^rchar:\s*(\d{1,20})$/m.exec(text);
-        if (match) onProgress(Math.min(bytes, Number(match[1])));
-      })
-      .catch(() => undefined);
-  }, 250);
+export async function copyRaw(
+  source: string,
+  target: string,
+  bytes: number,
+  onProgress: (bytes: number) => void,
+  signal?: AbortSignal,
+): Promise<{ sha256: string; dataBytes: number }> {
+  signal?.throwIfAborted();
+  const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  const cancel = () => Atomics.store(cancelFlag, 0, 1);
+  signal?.addEventListener('abort', cancel, { once: true });
   try {
-    const run = await runTool('cp', ['--sparse=always', '--', source, target], { signal, onSpawn: (p) => (pid = p) });
-    if (run.code !== 0) throw new LanbootError('LANBOOT_IO_FAILED', `copying ${path.basename(source)} failed: ${toolMessage(run)}`, { source });
+    return await loadNative().verifiedCopy(source, target, bytes, cancelFlag, onProgress);
+  } catch (error) {
+    // An abort (USB stick pulled, lanboot stopping) is the cause, whatever the read said.
+    if (signal?.aborted) throw signal.reason;
+    const { code, message } = error as { code?: string; message: string };
+    if (code === 'LANBOOT_SOURCE_ENDED') throw invalid(source, `${message}: the source changed or ended early`);
+    if (code === 'LANBOOT_NO_SPACE') throw new LanbootError('LANBOOT_NO_SPACE', `copying ${path.basename(source)}: the data disk is full (${message})`, { source });
+    if (code === 'LANBOOT_VERIFY_FAILED') throw new LanbootError('LANBOOT_IO_FAILED', `the copy of ${path.basename(source)} reads back differently: ${message}`, { source });
+    throw new LanbootError('LANBOOT_IO_FAILED', `copying ${path.basename(source)} failed: ${message}`, { source }, { cause: error });
   } finally {
-    clearInterval(timer);
+    signal?.removeEventListener('abort', cancel);
   }
-  const written = (await fsp.stat(target)).size;
-  if (written !== bytes) throw invalid(source, `the copy has ${written} bytes, the source ${bytes}: the source changed or ended early`);
-  onProgress(bytes);
 }
 
 /**
@@ -498,63 +503,3 @@ export async function sha256OfFile(file: string, size: number, signal?: AbortSig
 }
 
 const COPY_CHUNK = 4 * 1024 * 1024;
-/** Zero runs of this size become holes in the copy (cp --sparse=always does the same). */
-const HOLE_GRAIN = 64 * 1024;
-const ZEROS = Buffer.alloc(HOLE_GRAIN);
-
-/**
- * Copies a raw source into `target` in JavaScript, keeping it sparse (kept for
- * bench/image-import.ts, which compares it with cp; imports use copyRaw()): the target
- * is sized first, and 64 KiB blocks of zeros are skipped, so they stay holes. Returns the
- * sha256 of the source as read, which the caller compares with the hash read back from the
- * target (the verification for raw sources).
- */
-export async function copyRawSparse(source: string, target: string, bytes: number, onProgress: (bytes: number) => void, signal?: AbortSignal): Promise<string> {
-  const input = await fsp.open(source, 'r');
-  const output = await fsp.open(target, 'r+');
-  const hash = crypto.createHash('sha256');
-  try {
-    await output.truncate(bytes);
-    const buffer = Buffer.allocUnsafe(COPY_CHUNK);
-    let position = 0;
-    while (position < bytes) {
-      signal?.throwIfAborted();
-      const want = Math.min(COPY_CHUNK, bytes - position);
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await input.read(buffer, got, want - got, position + got);
-        if (bytesRead === 0) throw invalid(source, `the source ended after ${position + got} of ${bytes} bytes`);
-        got += bytesRead;
-      }
-      const chunk = buffer.subarray(0, got);
-      hash.update(chunk);
-      // Write the non-zero runs; zero grains are left as holes.
-      let runStart = -1;
-      for (let offset = 0; offset < got; offset += HOLE_GRAIN) {
-        const end = Math.min(offset + HOLE_GRAIN, got);
-        const zero = chunk.subarray(offset, end).equals(end - offset === HOLE_GRAIN ? ZEROS : ZEROS.subarray(0, end - offset));
-        if (!zero) {
-          if (runStart < 0) runStart = offset;
-        } else if (runStart >= 0) {
-          await writeAll(output, chunk.subarray(runStart, offset), position + runStart);
-          runStart = -1;
-        }
-      }
-      if (runStart >= 0) await writeAll(output, chunk.subarray(runStart, got), position + runStart);
-      position += got;
-      onProgress(position);
-    }
-    return hash.digest('hex');
-  } finally {
-    await input.close();
-    await output.close();
-  }
-}
-
-async function writeAll(handle: fsp.FileHandle, data: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
-}

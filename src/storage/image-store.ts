@@ -32,6 +32,10 @@ export interface ImportOptions {
   verify?: ((partialPath: string, sha256: string) => Promise<void>) | undefined;
 }
 
+/** What a `write` callback may return: the sha256 of the file it wrote, when it read the
+ *  file back and hashed it as it went (then the store does not read it again). */
+export type WriteResult = void | { sha256: string };
+
 export interface PublishOptions {
   /** Space the result will take, when known: refused up front if it cannot fit. */
   expectedBytes?: number | undefined;
@@ -150,14 +154,15 @@ export class ImageStore {
   /**
    * Publishes a new version of `imageName` whose bytes `write` puts into a fresh (empty,
    * 0600) file at `partialPath`. Afterwards the file is checked (non-empty, whole 512-byte
-   * blocks), its sha256 computed by reading it back (what is recorded is what is on disk),
+   * blocks), its sha256 computed by reading it back (what is recorded is what is on disk;
+   * a `write` that read its result back and hashed it while writing returns that sha256),
    * fsynced, made read-only, renamed into place atomically, the directory fsynced, and the
    * version recorded as the image's current version. If `write` throws, or any step fails,
    * the partial is removed and nothing is published.
    */
   async publishWritten(
     imageName: string,
-    write: (partialPath: string, onProgress?: (bytes: number) => void) => Promise<void>,
+    write: (partialPath: string, onProgress?: (bytes: number) => void) => Promise<WriteResult>,
     meta: { source: string } & PublishOptions,
   ): Promise<ImageVersionRow> {
     validateName(imageName, 'image');
@@ -169,7 +174,7 @@ export class ImageStore {
   async publishIso(
     imageName: string,
     fileName: string,
-    write: (partialPath: string) => Promise<void>,
+    write: (partialPath: string) => Promise<WriteResult>,
     meta: { source: string } & PublishOptions,
   ): Promise<IsoRow> {
     validateName(imageName, 'image');
@@ -183,7 +188,7 @@ export class ImageStore {
   private async publishTail(
     imageName: string,
     kind: 'version' | { iso: string },
-    write: (partialPath: string) => Promise<void>,
+    write: (partialPath: string) => Promise<WriteResult>,
     source: string,
     options: PublishOptions,
   ): Promise<ImageVersionRow | IsoRow> {
@@ -195,7 +200,7 @@ export class ImageStore {
     // Created here (exclusive, private) so `write` never races another writer for the name.
     await (await fsp.open(partial, 'wx', 0o600)).close();
     try {
-      await write(partial);
+      const written = await write(partial);
       const handle = await fsp.open(partial, 'r+');
       let sizeBytes: number;
       let sha256: string;
@@ -211,7 +216,7 @@ export class ImageStore {
         // The flush to disk runs while the file is read back (pages under writeback read fine).
         const flushing = handle.datasync();
         flushing.catch(() => undefined);
-        sha256 = await sha256OfFile(partial, sizeBytes, options.signal, options.onVerify);
+        sha256 = written?.sha256 ?? (await sha256OfFile(partial, sizeBytes, options.signal, options.onVerify));
         await flushing;
         await options.verify?.(partial, sha256);
         await handle.sync();

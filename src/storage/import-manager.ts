@@ -4,9 +4,10 @@
 // show progress and history, and a crash mid-import shows as a failed job at the next start.
 //
 // Steps: probe the format from the content, verify the source (qemu-img check / partition
-// table / ISO size), check free space, copy (raw: cp, sparse, source hashed meanwhile) or
-// convert (qemu-img), read the result back for its sha256, check it against the source
-// (equal hash / qemu-img compare), publish atomically (ImageStore). See docs/images.md.
+// table / ISO size), check free space, then either copy (raw and ISO: one native pass that
+// writes sparse, reads each chunk back, compares it with the source and hashes it) or
+// convert (qemu-img, then the result read back for its sha256 and qemu-img compare with the
+// source), publish atomically (ImageStore). See docs/images.md.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -15,7 +16,7 @@ import { validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
 import type { ImageStore } from './image-store.js';
 import type { DataLayout } from './layout.js';
-import { compareWithSource, convertToRaw, copyRaw, formatLabel, probeSource, sha256OfFile, verifySource, type SourceInfo } from './formats.js';
+import { compareWithSource, convertToRaw, copyRaw, formatLabel, probeSource, verifySource, type SourceInfo } from './formats.js';
 
 export type ImportState = 'running' | 'done' | 'failed';
 export type ImportPhase = 'probing' | 'checking' | 'copying' | 'converting' | 'verifying' | 'publishing';
@@ -286,40 +287,28 @@ export class ImportManager {
       if (info.format === 'iso') {
         const fileName = isoFileName(request.path, request.isoName);
         live.phase = 'copying';
-        let sourceSha256 = '';
-        const iso = await store.publishIso(
-          image,
-          fileName,
-          async (partial) => {
-            [, sourceSha256] = await Promise.all([copyRaw(info.path, partial, info.fileBytes, onProgress, signal), sha256OfFile(info.path, info.fileBytes, signal)]);
+        // copyRaw reads the copy back as it goes and returns its sha256.
+        const iso = await store.publishIso(image, fileName, (partial) => copyRaw(info.path, partial, info.fileBytes, onProgress, signal), {
+          source,
+          expectedBytes: info.spaceBytes,
+          onVerify,
+          signal,
+          verify: async () => {
+            signal.throwIfAborted();
+            live.phase = 'publishing';
           },
-          {
-            source,
-            expectedBytes: info.spaceBytes,
-            onVerify,
-            signal,
-            verify: async (_partial, sha256) => {
-              signal.throwIfAborted();
-              if (sha256 !== sourceSha256) throw new LanbootError('LANBOOT_IO_FAILED', `image ${image}: the copy reads back differently from ${path.basename(info.path)} (sha256 mismatch)`);
-              live.phase = 'publishing';
-            },
-          },
-        );
+        });
         return this.finish(id, live, log, started, { isoFile: iso.fileName, sha256: iso.sha256 });
       }
       live.phase = info.format === 'raw' ? 'copying' : 'converting';
-      let sourceSha256 = '';
       const version = await store.publishWritten(
         image,
         async (partial) => {
-          if (info.format === 'raw') {
-            // The source is hashed while cp copies it: both read the same pages, so the
-            // source (a USB stick) is read from the device once.
-            [, sourceSha256] = await Promise.all([copyRaw(info.path, partial, info.virtualBytes, onProgress, signal), sha256OfFile(info.path, info.virtualBytes, signal)]);
-          } else {
-            await convertToRaw(info, partial, onProgress, signal);
-          }
+          // Raw: one pass that copies, reads back, compares and hashes (the source, maybe a
+          // USB stick, is read once). Converted: the store reads the result back for its hash.
+          const written = info.format === 'raw' ? await copyRaw(info.path, partial, info.virtualBytes, onProgress, signal) : await convertToRaw(info, partial, onProgress, signal);
           signal.throwIfAborted();
+          return written;
         },
         {
           source,
@@ -328,12 +317,9 @@ export class ImportManager {
           diskBytes: info.virtualBytes,
           onVerify,
           signal,
-          // Raw: the result read back hashes like the source; converted: qemu-img compare.
-          verify: async (partial, sha256) => {
+          // Raw: compared chunk by chunk while copying; converted: qemu-img compare.
+          verify: async (partial) => {
             signal.throwIfAborted();
-            if (info.format === 'raw' && sha256 !== sourceSha256) {
-              throw new LanbootError('LANBOOT_IO_FAILED', `image ${image}: the copy reads back differently from ${path.basename(info.path)} (sha256 mismatch)`);
-            }
             if (info.format !== 'raw') await compareWithSource(info, partial, signal);
             signal.throwIfAborted();
             live.phase = 'publishing';

@@ -146,12 +146,6 @@ export class Supervisor {
     };
   }
 
-  private sessionBytes(): Map<string, number> {
-    const bytes = new Map<string, number>();
-    for (const s of this.engine?.sessions() ?? []) bytes.set(s.targetIqn, (bytes.get(s.targetIqn) ?? 0) + s.bytesRead + s.bytesWritten);
-    return bytes;
-  }
-
   async start(): Promise<StartedSupervisor> {
     const { config } = this.options;
     const label = this.options.dataDirLabel ?? config.dataDir;
@@ -208,12 +202,13 @@ export class Supervisor {
           { cause: error },
         );
       }
-      seatManager = new SeatManager({ layout: this.layout, images, seats, engine: this.engine, logger: this.log, portal: () => this.portal, publisher: imageStore });
-      this.seatManager = seatManager;
-      const registered = seatManager.registerAll();
-      seatManager.startMonitor();
+      const manager = new SeatManager({ layout: this.layout, images, seats, engine: this.engine, logger: this.log, portal: () => this.portal, publisher: imageStore });
+      seatManager = manager;
+      this.seatManager = manager;
+      const registered = manager.registerAll();
+      manager.startMonitor();
 
-      const ctx: AppContext = { logger: this.log, status: () => this.status(), images, imageStore, imports, usb, seats: seatManager, db: this.db, sessionBytes: () => this.sessionBytes() };
+      const ctx: AppContext = { logger: this.log, status: () => this.status(), images, imageStore, imports, usb, seats: manager, db: this.db, sessionBytes: () => manager.sessionBytes() };
       const apps = createApps(ctx);
       this.apps = apps;
       const httpApp = apps.http;
@@ -229,7 +224,7 @@ export class Supervisor {
         imports,
         usb,
         seatRepository: seats,
-        seats: seatManager,
+        seats: manager,
         httpApp,
         api: apps.api,
       };

@@ -317,9 +317,21 @@ test('seat modes, commit, move, snapshots and quotas over iSCSI', { timeout: 600
     assert.equal(small.deltaBytes, 1024 * 1024);
     assert.equal(small.full?.reason, 'quota');
     assert.ok(space.dataDisk.totalBytes > 0 && space.dataDisk.freeBytes > 0);
-    // Raising the quota clears the warning and the seat writes again.
-    await lanboot.cliJson(['client', 'quota', 'small', '2M', '--json']);
-    await withDisk(disk, (s) => writeBlocks(s, 2048 + 8 * 256, pattern(0x70, 256)));
+    // Raising the quota while the PC is connected: the same session writes again (the
+    // quota applies to the open disk; the session is not ended), and the warning clears.
+    const connected = await IscsiSession.open({ host: disk.host, port: disk.port, initiatorIqn: disk.initiatorIqn, targetIqn: disk.targetIqn, ...(disk.chap ? { chap: disk.chap } : {}) });
+    try {
+      await connected.clearUnitAttention();
+      const refused = await connected.write10(2048 + 8 * 256, pattern(0x70, 256));
+      assert.equal(refused.senseInfo?.asc, 0x27, 'still full before the raise');
+      await lanboot.cliJson(['client', 'quota', 'small', '2M', '--json']);
+      assert.equal((await showSeat('small')).sessions.length, 1, 'the session survived the quota change');
+      await writeBlocks(connected, 2048 + 8 * 256, pattern(0x70, 256));
+      assert.deepEqual(await readBlocks(connected, 2048 + 8 * 256, 256), pattern(0x70, 256));
+      await connected.logout();
+    } finally {
+      connected.destroy();
+    }
     const cleared: { warnings?: { code: string }[] } = await lanboot.cliJson(['status', '--json']);
     assert.ok(!cleared.warnings?.some((w) => w.code === 'SEAT_FULL'), JSON.stringify(cleared.warnings));
   });

@@ -103,3 +103,38 @@ test('a seat the engine does not know (registration failed) can still be removed
   assert.equal(fs.existsSync(path.join(layout.seatsDir, '1')), false);
   assert.equal(seat.name, 'broken');
 });
+
+test('sessions are totalled per target: counts in list(), bytes read + written in sessionBytes()', async (t) => {
+  const { manager, engine } = await setup(t);
+  const two = manager.add({ name: 'two', image: 'base' });
+  const one = manager.add({ name: 'one', image: 'base' });
+  manager.add({ name: 'idle', image: 'base' });
+  const session = (targetIqn: string, bytesRead: number, bytesWritten: number) => ({
+    targetIqn,
+    initiatorIqn: 'iqn.2026-11.test:pc',
+    isid: '400001370000',
+    tsih: 1,
+    remoteAddress: '192.0.2.9',
+    remotePort: 50000,
+    connectedAt: Date.now(),
+    commands: 1,
+    bytesRead,
+    bytesWritten,
+    meanLatencyUs: 10,
+  });
+  let engineCalls = 0;
+  engine.sessions = () => {
+    engineCalls += 1;
+    return [session(two.targetIqn, 1000, 24), session(one.targetIqn, 7, 0), session(two.targetIqn, 0, 300)];
+  };
+  assert.deepEqual(manager.sessionBytes(), new Map([[two.targetIqn, 1324], [one.targetIqn, 7]]), 'targets without a session are absent');
+  assert.equal(engineCalls, 1, 'one engine call for every target');
+  assert.deepEqual(
+    manager.list().map((s) => [s.name, s.sessions]),
+    [['idle', 0], ['one', 1], ['two', 2]],
+  );
+  engine.sessions = () => {
+    throw new Error('engine gone');
+  };
+  assert.deepEqual(manager.sessionBytes(), new Map(), 'an engine that cannot answer gives no figures, not an error');
+});

@@ -40,7 +40,11 @@ constexpr const char* kMapFileName = "delta.map";
 
 std::string errnoText(const std::string& what, int err) { return what + ": " + std::strerror(err); }
 
-int negErrno(int fallback = EIO) { return errno != 0 ? -errno : -fallback; }
+// Every file-system error leaves the store through here. An OS quota on the data disk
+// (EDQUOT) means the disk is full to us: -EDQUOT is kept for the seat's own quota (store.h).
+int fileSystemError(int err) { return err == EDQUOT ? -ENOSPC : -err; }
+
+int negErrno(int fallback = EIO) { return fileSystemError(errno != 0 ? errno : fallback); }
 
 // pread/pwrite that finish the whole transfer (or report why not). pread stops at EOF and
 // returns how many bytes it got.
@@ -309,7 +313,7 @@ class FileCowStore final : public CowStore {
       } else if (goldenFd_ >= 0) {
         rc = copyRangeSparse(goldenFd_, goldenSize_, destFd, start, stop - start);
       }
-      if (rc != 0) return rc;
+      if (rc != 0) return fileSystemError(-rc);  // an OS quota on the destination is "no space" too
       if (progress) progress(stop);
       chunk = next;
     }
@@ -369,6 +373,11 @@ class FileCowStore final : public CowStore {
   uint64_t deltaBytesUsed() const override {
     std::lock_guard<std::mutex> lock(mutex_);  // reset() swaps dataFd_
     return deltaBytesUsedLocked();
+  }
+
+  void setQuotaBytes(uint64_t quotaBytes) override {
+    std::lock_guard<std::mutex> lock(mutex_);  // writes read it under the same lock
+    quotaBytes_ = quotaBytes;
   }
 
  private:
@@ -521,7 +530,7 @@ class FileCowStore final : public CowStore {
     }
     if (quotaBytes_ != 0 && newChunks != 0) {
       uint64_t used = deltaBytesUsedLocked();
-      if (used + newChunks * kChunkSize > quotaBytes_) return -ENOSPC;
+      if (used + newChunks * kChunkSize > quotaBytes_) return kSeatQuotaExceeded;
     }
 
     // Edge chunks covered in part and not owned yet: copy-up merge. Everything else is
@@ -557,7 +566,7 @@ class FileCowStore final : public CowStore {
         ::fallocate(dataFd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(start),
                     static_cast<off_t>(std::min<uint64_t>(kChunkSize, sizeBytes_ - start)));
       }
-      return rc == -EDQUOT ? -ENOSPC : rc;
+      return rc;  // file-system errors came through negErrno: never kSeatQuotaExceeded
     }
     // Data is in delta.data (page cache); only now may the map point at it.
     for (uint64_t chunk = firstChunk; chunk < endChunk; ++chunk) {

@@ -7,6 +7,7 @@
 // Durability: data is made durable before the map that points at it (flush()).
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -31,7 +32,15 @@ struct CowStoreOptions {
 };
 
 // Error codes returned (negated errno style: 0 ok, <0 failure).
-//   -ENOSPC: delta quota or data disk full   -EIO: I/O error   -EINVAL: out of range
+//   kSeatQuotaExceeded (-EDQUOT): the write would take this seat's delta past quotaBytes;
+//                                 refused before anything was written
+//   -ENOSPC: the data file system has no room (full disk, or an OS disk quota)
+//   -EIO: I/O error   -EINVAL: out of range   -EROFS: read-only store
+// -EDQUOT is reserved for the seat quota: the store turns every -EDQUOT the file system
+// gives it (an OS user/project quota on the data disk) into -ENOSPC, because to us that is
+// the disk being full, not the seat. So a caller can tell the two apart by the code alone.
+constexpr int kSeatQuotaExceeded = -EDQUOT;
+
 class CowStore {
  public:
   static std::shared_ptr<CowStore> open(const CowStoreOptions& options, std::string* error);
@@ -63,6 +72,10 @@ class CowStore {
   virtual int reset() = 0;
 
   virtual uint64_t deltaBytesUsed() const = 0;  // allocated bytes of the delta data
+
+  // Changes the delta quota of an open store (0 = none); writes from now on are held to it.
+  // A delta already above a lowered quota keeps its data: only new chunks are refused.
+  virtual void setQuotaBytes(uint64_t quotaBytes) = 0;
 
   // Flushes, then writes the whole disk (what a reader sees) into destFd at the same
   // offsets: chunks the seat owns from the delta, the others from golden, both with holes

@@ -401,6 +401,10 @@ bool Engine::setTarget(const TargetSettings& settings, std::string* error) {
   entry->settings = settings;
   if (previous && previous->settings.sameBacking(settings)) {
     entry->backing = previous->backing;
+    // A quota change applies to the open store: the seat's PC stays connected.
+    if (entry->backing.store && previous->settings.quotaBytes != settings.quotaBytes) {
+      entry->backing.store->setQuotaBytes(settings.quotaBytes);
+    }
   } else {
     entry->backing = factory_(settings, error);
     if (!entry->backing.lun) {

@@ -34,10 +34,11 @@ struct TargetSettings {
   bool readOnly = false;
 
   // Whether `other` can keep serving through the same disk (only ACL/CHAP changed).
+  // The same disk: a target reconfigured with the same backing keeps its store and sessions
+  // (a new quota is applied to the open store).
   bool sameBacking(const TargetSettings& other) const {
     return goldenPath == other.goldenPath && deltaDir == other.deltaDir && sizeBytes == other.sizeBytes &&
-           quotaBytes == other.quotaBytes && readOnly == other.readOnly && serial == other.serial &&
-           naa == other.naa;
+           readOnly == other.readOnly && serial == other.serial && naa == other.naa;
   }
 };
 

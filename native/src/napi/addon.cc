@@ -15,6 +15,7 @@
 #include "cow/export.h"
 #include "cow/space_report.h"
 #include "cow/store.h"
+#include "image/verified_copy.h"
 #include "iscsi/engine.h"
 #include "scsi/lun.h"
 #include "system/sd_notify.h"
@@ -359,48 +360,80 @@ Napi::Value openInterfaceUdpSocket(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// exportDisk({goldenPath, deltaDir, sizeBytes}, destPath, onProgress?): Promise<void>.
-// Runs on a libuv worker thread (the JS thread never blocks on the copy); progress reaches
-// JS through AsyncProgressWorker (coalesced: only the latest figure matters).
-class ExportDiskWorker : public Napi::AsyncProgressWorker<uint64_t> {
+// A worker whose result is a promise: Execute() runs on a libuv worker thread (the JS
+// thread never blocks on the copy) and fails with fail(code, message); the promise is then
+// rejected with an Error carrying that code. Base is Napi::AsyncWorker or
+// Napi::AsyncProgressWorker<T> (progress coalesced: only the latest figure matters).
+template <typename Base>
+class PromiseWorker : public Base {
  public:
-  ExportDiskWorker(Napi::Env env, lanboot::scsi::CowStoreOptions options, std::string destPath, Napi::Function onProgress)
-      : Napi::AsyncProgressWorker<uint64_t>(env, "lanboot-export-disk"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        options_(std::move(options)),
-        destPath_(std::move(destPath)) {
-    if (!onProgress.IsEmpty()) progress_ = Napi::Persistent(onProgress);
-  }
+  PromiseWorker(Napi::Env env, const char* resourceName)
+      : Base(env, resourceName), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void fail(const char* code, const std::string& message) {
+    code_ = code;
+    this->SetError(message);
+  }
+  void OnError(const Napi::Error& error) override {
+    Napi::Error copy = Napi::Error::New(this->Env(), error.Message());
+    copy.Set("code", Napi::String::New(this->Env(), code_));
+    deferred_.Reject(copy.Value());
+  }
+
+  Napi::Promise::Deferred deferred_;
+
+ private:
+  std::string code_;
+};
+
+// Calls a JS progress callback (if any) with the latest byte count.
+class ProgressCallback {
+ public:
+  explicit ProgressCallback(const Napi::Value& value) {
+    if (value.IsFunction()) callback_ = Napi::Persistent(value.As<Napi::Function>());
+  }
+  void call(Napi::Env env, const uint64_t* data, size_t count) {
+    if (callback_.IsEmpty() || count == 0) return;
+    Napi::HandleScope scope(env);
+    callback_.Call({Napi::Number::New(env, double(data[count - 1]))});
+  }
+
+ private:
+  Napi::FunctionReference callback_;
+};
+
+bool isSafeInteger(const Napi::Value& value, uint64_t* out) {
+  if (!value.IsNumber()) return false;
+  double number = value.As<Napi::Number>().DoubleValue();
+  if (!(number >= 0) || number > 9007199254740991.0 || number != double(uint64_t(number))) return false;
+  *out = uint64_t(number);
+  return true;
+}
+
+// exportDisk({goldenPath, deltaDir, sizeBytes}, destPath, onProgress?): Promise<void>.
+class ExportDiskWorker : public PromiseWorker<Napi::AsyncProgressWorker<uint64_t>> {
+ public:
+  ExportDiskWorker(Napi::Env env, lanboot::scsi::CowStoreOptions options, std::string destPath, const Napi::Value& onProgress)
+      : PromiseWorker(env, "lanboot-export-disk"), options_(std::move(options)), destPath_(std::move(destPath)), progress_(onProgress) {}
 
  protected:
   void Execute(const ExecutionProgress& progress) override {
     std::string error;
     int rc = lanboot::scsi::exportDisk(options_, destPath_, [&](uint64_t done) { progress.Send(&done, 1); }, &error);
     if (rc != 0) {
-      code_ = rc == -ENOSPC ? "LANBOOT_NO_SPACE" : rc == -EBUSY ? "LANBOOT_DELTA_BUSY" : "LANBOOT_EXPORT_FAILED";
-      SetError(error.empty() ? std::string("export failed: ") + std::strerror(-rc) : error);
+      fail(rc == -ENOSPC ? "LANBOOT_NO_SPACE" : rc == -EBUSY ? "LANBOOT_DELTA_BUSY" : "LANBOOT_EXPORT_FAILED",
+           error.empty() ? std::string("export failed: ") + std::strerror(-rc) : error);
     }
   }
-  void OnProgress(const uint64_t* data, size_t count) override {
-    if (progress_.IsEmpty() || count == 0) return;
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    progress_.Call({Napi::Number::New(env, double(data[count - 1]))});
-  }
+  void OnProgress(const uint64_t* data, size_t count) override { progress_.call(Env(), data, count); }
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& error) override {
-    Napi::Error copy = Napi::Error::New(Env(), error.Message());
-    copy.Set("code", Napi::String::New(Env(), code_));
-    deferred_.Reject(copy.Value());
-  }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::FunctionReference progress_;
   lanboot::scsi::CowStoreOptions options_;
   std::string destPath_;
-  std::string code_;
+  ProgressCallback progress_;
 };
 
 Napi::Value exportDisk(const Napi::CallbackInfo& info) {
@@ -419,49 +452,32 @@ Napi::Value exportDisk(const Napi::CallbackInfo& info) {
   options.goldenPath = golden.As<Napi::String>().Utf8Value();
   options.deltaDir = delta.As<Napi::String>().Utf8Value();
   Napi::Value size = disk.Get("sizeBytes");
-  if (!size.IsUndefined() && !size.IsNull()) {
-    double number = size.IsNumber() ? size.As<Napi::Number>().DoubleValue() : -1;
-    if (!(number >= 0) || number > 9007199254740991.0 || number != double(uint64_t(number))) {
-      throwWithCode(env, "exportDisk: disk.sizeBytes must be a non-negative integer", "LANBOOT_INVALID_ARGUMENT", true);
-    }
-    options.sizeBytes = uint64_t(number);
+  if (!size.IsUndefined() && !size.IsNull() && !isSafeInteger(size, &options.sizeBytes)) {
+    throwWithCode(env, "exportDisk: disk.sizeBytes must be a non-negative integer", "LANBOOT_INVALID_ARGUMENT", true);
   }
-  Napi::Function onProgress;
-  if (info.Length() >= 3 && info[2].IsFunction()) onProgress = info[2].As<Napi::Function>();
-  auto* worker = new ExportDiskWorker(env, options, info[1].As<Napi::String>().Utf8Value(), onProgress);
+  auto* worker = new ExportDiskWorker(env, options, info[1].As<Napi::String>().Utf8Value(), info.Length() >= 3 ? info[2] : env.Undefined());
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;
 }
 
-// copySparseFile(src, dst): Promise<void>, on a worker thread.
-class CopySparseWorker : public Napi::AsyncWorker {
+// copySparseFile(src, dst): Promise<void>.
+class CopySparseWorker : public PromiseWorker<Napi::AsyncWorker> {
  public:
   CopySparseWorker(Napi::Env env, std::string src, std::string dst)
-      : Napi::AsyncWorker(env, "lanboot-copy-sparse"), deferred_(Napi::Promise::Deferred::New(env)), src_(std::move(src)), dst_(std::move(dst)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
+      : PromiseWorker(env, "lanboot-copy-sparse"), src_(std::move(src)), dst_(std::move(dst)) {}
 
  protected:
   void Execute() override {
     std::string error;
     int rc = lanboot::scsi::copySparseFile(src_, dst_, &error);
-    if (rc != 0) {
-      code_ = rc == -ENOSPC ? "LANBOOT_NO_SPACE" : rc == -ENOENT ? "ENOENT" : "LANBOOT_COPY_FAILED";
-      SetError(error);
-    }
+    if (rc != 0) fail(rc == -ENOSPC ? "LANBOOT_NO_SPACE" : rc == -ENOENT ? "ENOENT" : "LANBOOT_COPY_FAILED", error);
   }
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& error) override {
-    Napi::Error copy = Napi::Error::New(Env(), error.Message());
-    copy.Set("code", Napi::String::New(Env(), code_));
-    deferred_.Reject(copy.Value());
-  }
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::string src_;
   std::string dst_;
-  std::string code_;
 };
 
 Napi::Value copySparseFile(const Napi::CallbackInfo& info) {
@@ -470,6 +486,78 @@ Napi::Value copySparseFile(const Napi::CallbackInfo& info) {
     throwWithCode(env, "copySparseFile(src, dst): two path strings required", "LANBOOT_INVALID_ARGUMENT", true);
   }
   auto* worker = new CopySparseWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+// verifiedCopy(src, dst, length, cancelFlag?: Int32Array over a SharedArrayBuffer,
+// onProgress?): Promise<{ sha256, dataBytes }>. The copy stops (LANBOOT_CANCELLED) once
+// cancelFlag[0] is non-zero: JS sets it with Atomics.store from its AbortSignal.
+class VerifiedCopyWorker : public PromiseWorker<Napi::AsyncProgressWorker<uint64_t>> {
+ public:
+  VerifiedCopyWorker(Napi::Env env, std::string src, std::string dst, uint64_t length, const Napi::Value& cancelFlag,
+                     const Napi::Value& onProgress)
+      : PromiseWorker(env, "lanboot-verified-copy"), src_(std::move(src)), dst_(std::move(dst)), length_(length), progress_(onProgress) {
+    if (cancelFlag.IsTypedArray()) {
+      auto flag = cancelFlag.As<Napi::TypedArrayOf<int32_t>>();
+      // The reference keeps the (shared) buffer alive while the worker thread reads it.
+      cancelRef_ = Napi::Persistent(cancelFlag.As<Napi::Object>());
+      cancel_ = flag.Data();
+    }
+  }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    lanboot::image::VerifiedCopyHooks hooks;
+    int32_t* cancel = cancel_;
+    if (cancel != nullptr) hooks.cancelled = [cancel] { return __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0; };
+    hooks.progress = [&](uint64_t done) { progress.Send(&done, 1); };
+    std::string error;
+    int rc = lanboot::image::verifiedSparseCopy(src_, dst_, length_, hooks, &result_, &error);
+    if (rc == 0) return;
+    const char* code = rc == -ECANCELED                          ? "LANBOOT_CANCELLED"
+                       : rc == -ENOSPC                           ? "LANBOOT_NO_SPACE"
+                       : rc == lanboot::image::kSourceEndedEarly ? "LANBOOT_SOURCE_ENDED"
+                       : rc == lanboot::image::kReadBackMismatch ? "LANBOOT_VERIFY_FAILED"
+                       : rc == -EEXIST                           ? "LANBOOT_INVALID_ARGUMENT"
+                                                                 : "LANBOOT_IO_FAILED";
+    fail(code, error);
+  }
+  void OnProgress(const uint64_t* data, size_t count) override { progress_.call(Env(), data, count); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("sha256", Napi::String::New(env, result_.sha256));
+    out.Set("dataBytes", Napi::Number::New(env, double(result_.dataBytes)));
+    deferred_.Resolve(out);
+  }
+
+ private:
+  std::string src_;
+  std::string dst_;
+  uint64_t length_;
+  ProgressCallback progress_;
+  Napi::ObjectReference cancelRef_;
+  int32_t* cancel_ = nullptr;
+  lanboot::image::VerifiedCopyResult result_;
+};
+
+Napi::Value verifiedCopy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t length = 0;
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !isSafeInteger(info[2], &length)) {
+    throwWithCode(env, "verifiedCopy(src, dst, length, cancelFlag?, onProgress?): two path strings and a byte count required",
+                  "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  Napi::Value cancelFlag = info.Length() >= 4 ? info[3] : env.Undefined();
+  if (!cancelFlag.IsUndefined() && !cancelFlag.IsNull()) {
+    bool ok = cancelFlag.IsTypedArray() && cancelFlag.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array &&
+              cancelFlag.As<Napi::TypedArray>().ElementLength() >= 1;
+    if (!ok) throwWithCode(env, "verifiedCopy: cancelFlag must be an Int32Array of at least one element", "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  auto* worker = new VerifiedCopyWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), length,
+                                        cancelFlag, info.Length() >= 5 ? info[4] : env.Undefined());
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;
@@ -503,6 +591,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("exportDisk", Napi::Function::New(env, exportDisk, "exportDisk"));
   exports.Set("deltaIsIdle", Napi::Function::New(env, deltaIsIdle, "deltaIsIdle"));
   exports.Set("copySparseFile", Napi::Function::New(env, copySparseFile, "copySparseFile"));
+  exports.Set("verifiedCopy", Napi::Function::New(env, verifiedCopy, "verifiedCopy"));
   exports.Set("sdNotify", Napi::Function::New(env, sdNotify, "sdNotify"));
   exports.Set("openInterfaceUdpSocket", Napi::Function::New(env, openInterfaceUdpSocket, "openInterfaceUdpSocket"));
   return exports;

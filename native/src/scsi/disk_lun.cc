@@ -84,9 +84,11 @@ CommandResult lbaOutOfRange() { return checkCondition(sense_key::kIllegalRequest
 
 CommandResult writeProtected() { return checkCondition(sense_key::kDataProtect, asc::kWriteProtected); }
 
-// Store errors on the write path, mapped to SBC-3 sense (4.18 / Annex D).
+// Store errors on the write path, mapped to SBC-3 sense (4.18 / Annex D). The seat's quota
+// and a full data disk are the same to the initiator: no space could be allocated
+// (SBC-3 4.7.3.6); the supervisor tells them apart (SpaceReportingStore).
 CommandResult writeFailure(int rc) {
-  if (rc == -ENOSPC) return checkCondition(sense_key::kDataProtect, asc::kSpaceAllocationFailedWriteProtect);
+  if (rc == kSeatQuotaExceeded || rc == -ENOSPC) return checkCondition(sense_key::kDataProtect, asc::kSpaceAllocationFailedWriteProtect);
   if (rc == -EROFS) return writeProtected();
   if (rc == -EINVAL) return lbaOutOfRange();
   return checkCondition(sense_key::kMediumError, asc::kWriteError);
