@@ -1,6 +1,7 @@
 // Image import benchmark (not a test: it measures and reports, it never asserts a speed).
 //
 //   node dist/bench/image-import.js [--size-gib 2] [--data-percent 75] [--runs 3] [--no-write]
+//                                   [--source-mbps 100]
 //   (or `npm run bench -- image-import`, which builds first)
 //
 // One raw disk image (default 2 GiB, 75% real data in 64 MiB runs, the rest zeros) on the
@@ -15,7 +16,11 @@
 // Every peer pays an fsync of its output (lanboot's import fsyncs before publishing).
 // Cold runs: the page cache is dropped (echo 3 > /proc/sys/vm/drop_caches) before each run
 // when this process may write there; the report says whether it could.
-// Results go to stdout and to docs/benchmarks.md under "## Image import".
+// --source-mbps N: the source's device is read at N MB/s at most (cgroup v1 blkio throttle
+// on this process and everything it starts), as a USB stick would be: where an import from
+// a stick spends its time. Writes are not throttled.
+// Results go to stdout and to docs/benchmarks.md under "## Image import" (or "## Image import
+// from a slow source").
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -40,6 +45,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     dir: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    'source-mbps': { type: 'string' },
   },
 });
 const sizeBytes = Math.round(Number(values['size-gib']) * 1024 ** 3);
@@ -56,6 +62,26 @@ function dropCaches(): boolean {
   }
 }
 
+const BLKIO = '/sys/fs/cgroup/blkio';
+
+/** Limits reads of the disk holding `file` to `bytesPerSecond` for this process and its
+ *  children (cgroup v1 blkio.throttle, which names whole disks). Returns the undo. */
+function throttleReads(file: string, bytesPerSecond: number): () => void {
+  if (!fs.existsSync(path.join(BLKIO, 'blkio.throttle.read_bps_device'))) throw new Error(`--source-mbps needs the cgroup v1 blkio controller at ${BLKIO}`);
+  const dev = fs.statSync(file).dev;
+  let id = `${(dev & 0xfff00) >> 8}:${(dev & 0xff) | ((dev >> 12) & 0xfff00)}`;
+  // A partition: throttle its disk (sysfs: the partition's directory is inside the disk's).
+  if (fs.existsSync(`/sys/dev/block/${id}/partition`)) id = fs.readFileSync(`/sys/dev/block/${id}/../dev`, 'utf8').trim();
+  const group = path.join(BLKIO, `lanboot-bench-${process.pid}`);
+  fs.mkdirSync(group);
+  fs.writeFileSync(path.join(group, 'blkio.throttle.read_bps_device'), `${id} ${Math.round(bytesPerSecond)}`);
+  fs.writeFileSync(path.join(group, 'cgroup.procs'), String(process.pid));
+  return () => {
+    fs.writeFileSync(path.join(BLKIO, 'cgroup.procs'), String(process.pid));
+    fs.rmdirSync(group);
+  };
+}
+
 function sh(command: string, args: string[]): void {
   const r = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${r.stderr?.toString()}`);
@@ -64,6 +90,7 @@ function sh(command: string, args: string[]): void {
 async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0]!;
   const work = fs.mkdtempSync(path.join(values.dir ?? os.tmpdir(), 'lanboot-bench-import-'));
+  let unthrottle: (() => void) | undefined;
   try {
     // The source: 64 MiB runs, dataPercent of them random data, the others zeros.
     const source = path.join(work, 'source.img');
@@ -90,6 +117,8 @@ async function main(): Promise<void> {
     const imports = new ImportManager({ db, store, layout, logger: pino({ level: 'silent' }) });
 
     const target = path.join(work, 'target.img');
+    const sourceMbps = values['source-mbps'] === undefined ? undefined : Number(values['source-mbps']);
+    if (sourceMbps !== undefined) unthrottle = throttleReads(source, sourceMbps * 1e6);
     const peers: { name: string; run: () => Promise<void>; cleanup?: () => Promise<void> }[] = [
       {
         name: 'lanboot import (copy + verify + publish)',
@@ -121,6 +150,8 @@ async function main(): Promise<void> {
       }
     }
     fs.rmSync(target, { force: true });
+    unthrottle?.();
+    unthrottle = undefined;
     db.close();
 
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -129,11 +160,13 @@ async function main(): Promise<void> {
       const m = median(results.get(p.name)!);
       return `| ${p.name} | ${m.toFixed(2)} | ${(sizeBytes / m / 1e6).toFixed(0)} | ${(m / cpMedian).toFixed(2)} |`;
     });
+    const title = sourceMbps === undefined ? 'Image import' : 'Image import from a slow source';
     const section = [
-      '## Image import',
+      `## ${title}`,
       '',
       `bench/image-import.ts, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${runs} runs each, median shown.`,
       `Source: a ${(sizeBytes / 1024 ** 3).toFixed(1)} GiB raw disk, ${dataPercent}% random data in 64 MiB runs, the rest zeros, on the same filesystem as the target.`,
+      ...(sourceMbps === undefined ? [] : [`Reads of the source's disk limited to ${sourceMbps} MB/s (cgroup blkio throttle), as from a USB stick; writes not limited.`]),
       cold ? 'Cold: page cache dropped (echo 3 > /proc/sys/vm/drop_caches) before every run.' : 'Warm: the page cache could not be dropped here; every run reads a cached source.',
       'MB/s = disk size / time (10^6 bytes). Every peer fsyncs its output. Peers run interleaved in each round, so load from',
       `other work hits all of them alike (1-minute load average ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end).`,
@@ -151,8 +184,9 @@ async function main(): Promise<void> {
       '',
     ].join('\n');
     console.log(`\n${section}`);
-    if (!values['no-write']) await replaceBenchmarkSection(repoRoot, 'Image import', section);
+    if (!values['no-write']) await replaceBenchmarkSection(repoRoot, title, section);
   } finally {
+    unthrottle?.();
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
