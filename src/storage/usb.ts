@@ -7,6 +7,9 @@
 // imports reading from the device ("USB device removed during import"); the partial is
 // removed by the import and the current version stays as it was.
 //
+// Sticks already plugged in at start (a restarted supervisor) are found in sysfs and udev's
+// database (usb-coldplug.ts) and go through the same add handling.
+//
 // Test stand-in: with allowDirectories (env LANBOOT_USB_ALLOW_DIRECTORIES=1, never set on
 // the appliance), an event whose DEVNAME is a directory is used in place of a mount; the
 // rest of the path (event files, listing, import, removal, release) is the same code.
@@ -19,6 +22,7 @@ import { LanbootError } from '../log/errors.js';
 import { runTool, sniffContainer } from './formats.js';
 import type { ImportJob, ImportManager } from './import-manager.js';
 import type { DataLayout } from './layout.js';
+import { presentUsbStorage, type UsbColdplugPaths } from './usb-coldplug.js';
 
 export const DEFAULT_USB_SPOOL = '/run/lanboot/usb-events';
 
@@ -79,6 +83,8 @@ export interface UsbWatcherOptions {
   allowDirectories?: boolean;
   /** Rescan of the spool in case an fs.watch event was missed. */
   pollMs?: number;
+  /** Where to look, at start, for sticks plugged in before it (usb-coldplug.ts); false: don't. */
+  coldplug?: UsbColdplugPaths | false;
 }
 
 /** Parses one event file: KEY=VALUE lines, known keys only, bounded. */
@@ -143,6 +149,15 @@ export class UsbWatcher {
     this.timer = setInterval(() => this.drainSoon(), this.options.pollMs ?? 2000);
     this.timer.unref();
     this.drainSoon();
+    // After the spool: an event left there from before (a stick pulled while lanboot was
+    // down) must not remove a stick found present now under the same name.
+    if (this.options.coldplug) {
+      const present = await presentUsbStorage(this.options.coldplug);
+      if (present.length > 0) this.log.info({ devices: present.map((e) => e['DEVNAME']) }, 'USB storage plugged in before the start');
+      this.draining = this.draining.then(async () => {
+        for (const event of present) await this.handle(event).catch((error) => this.log.warn({ err: error, devname: event['DEVNAME'] }, 'USB device failed'));
+      });
+    }
     await this.draining;
   }
 

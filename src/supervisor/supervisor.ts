@@ -16,6 +16,7 @@ import { errorFields } from '../log/logger.js';
 import { ImageStore } from '../storage/image-store.js';
 import { ImportManager } from '../storage/import-manager.js';
 import { DEFAULT_USB_SPOOL, UsbWatcher } from '../storage/usb.js';
+import { DEFAULT_USB_COLDPLUG } from '../storage/usb-coldplug.js';
 import { DataLayout } from '../storage/layout.js';
 import { SeatManager } from '../iscsi/seat-manager.js';
 import type { EngineEvent, EngineFactory, IscsiEngine } from '../iscsi/engine-types.js';
@@ -178,6 +179,8 @@ export class Supervisor {
         logger: this.log,
         spoolDir: env['LANBOOT_USB_SPOOL'] || DEFAULT_USB_SPOOL,
         allowDirectories: env['LANBOOT_USB_ALLOW_DIRECTORIES'] === '1',
+        // LANBOOT_USB_UDEV_DATA: a stand-in udev database for tests (the host runs no udev).
+        coldplug: { ...DEFAULT_USB_COLDPLUG, udevDataDir: env['LANBOOT_USB_UDEV_DATA'] || DEFAULT_USB_COLDPLUG.udevDataDir },
       });
       this.usb = usb;
       await usb.start();

@@ -7,11 +7,16 @@
 //   - the UI answers over the LAN; / is a read-only squashfs and a write to it fails;
 //   - kill -9 of the supervisor: systemd restarts it (NRestarts +1);
 //   - SIGSTOP (a hung event loop): the watchdog aborts it and systemd restarts it;
-//   - a golden image (the boot-sector fixture, from a third disk) is imported with the image's
-//     own `lanboot image import`; a second qemu PC on the same LAN PXE-boots from the appliance,
-//     is enrolled, sanboots its seat and runs the MBR code, whose marker appears on its COM1;
-//   - after a power-off and on (clean shutdown, a new qemu on the same disks) the data disk is
-//     mounted again (not formatted) and the image and seat are still there.
+//   - a USB stick (MBR, FAT32, the boot-sector fixture in images/) is hot-plugged into the
+//     box's xHCI port: udev's rule runs usb-notify, the supervisor's UsbWatcher mounts it
+//     read-only and lists the image; `lanboot usb import` publishes it (its sha256 is the
+//     file's); lanboot is restarted with the stick still in and finds it again (no new udev
+//     event); `lanboot usb release` unmounts it, and the stick is pulled;
+//   - a second qemu PC on the same LAN PXE-boots from the appliance, is enrolled, sanboots its
+//     seat (the image from the stick) and runs the MBR code, whose marker appears on its COM1;
+//   - after a power-off and on (clean shutdown, a new qemu on the same disks, the stick not
+//     plugged in) the data disk is mounted again (not formatted) and the image and seat are
+//     still there.
 //   - a disk that already holds a file system is never formatted (its bytes are unchanged);
 // Every qemu, dnsmasq and namespace is killed/deleted by the helpers, also when the test fails.
 import assert from 'node:assert/strict';
@@ -23,10 +28,10 @@ import { test } from 'node:test';
 import { bootSectorPrinting } from '../fixtures/boot-sector.js';
 import { E1000_IPXE_ROM } from '../fixtures/linux-disk/vm.js';
 import { startDnsmasq } from '../integration/dhcp-harness.js';
-import { buildApplianceImage, startAppliance, type ApplianceShell } from '../helpers/appliance.js';
-import { makeGoldenImage } from '../helpers/images.js';
+import { buildApplianceImage, makeUsbStick, startAppliance, type ApplianceShell } from '../helpers/appliance.js';
+import { makeGoldenImage, sha256File } from '../helpers/images.js';
 import { createTestNetwork } from '../helpers/netns.js';
-import { requireTools, runTool, tempDir, waitExit, waitFor } from '../helpers/tools.js';
+import { FatalWaitError, requireTools, runTool, tempDir, waitExit, waitFor } from '../helpers/tools.js';
 
 const ROUTER = '10.86.0.254';
 const APPLIANCE_MAC = '52:54:00:86:00:0a';
@@ -56,6 +61,13 @@ async function waitRestarted(shell: ApplianceShell, before: Unit, timeoutMs: num
     const now = await unitState(shell);
     return now.ActiveState === 'active' && now.MainPID !== before.MainPID && Number(now.NRestarts) > Number(before.NRestarts) ? now : undefined;
   }, timeoutMs, 2000);
+}
+
+/** The JSON a `lanboot ... --json` command printed (the shell adds nothing before it). */
+function parseJson<T>(output: string): T {
+  const start = output.search(/^[[{]/m);
+  assert.ok(start >= 0, `no JSON in: ${output}`);
+  return JSON.parse(output.slice(start)) as T;
 }
 
 /** Adds the appliance's console tail to a failure (the temp dir is gone after the test). */
@@ -92,6 +104,17 @@ test('the appliance image boots read-only, serves lanboot under systemd, survive
   const fd = await fsp.open(golden.path, 'r+');
   await fd.write(bootSectorPrinting(marker), 0, 512, 0);
   await fd.close();
+  const goldenSha = await sha256File(golden.path);
+  // ... on a USB stick, as a user brings it: in a folder, next to a file that is no image.
+  const stick = path.join(work, 'stick.img');
+  await makeUsbStick(stick, {
+    sizeBytes: 64 * 1024 * 1024,
+    label: 'LBSTICK',
+    files: [
+      { path: 'images/golden.img', from: golden.path },
+      { path: 'README.TXT', content: Buffer.from('golden image for the lab PCs\n'.repeat(100)) },
+    ],
+  });
 
   const routerDir = path.join(work, 'router');
   await fsp.mkdir(routerDir);
@@ -106,7 +129,9 @@ test('the appliance image boots read-only, serves lanboot under systemd, survive
     work,
     dataDisk,
     disksBeforeData: [{ file: oldDisk, serial: 'LBOLD001' }],
-    extraDisks: [{ file: golden.path, serial: 'LBGOLDEN' }],
+    // An empty USB port; the stick goes in later, while lanboot runs. The power-on below
+    // keeps the port and leaves it empty: the stick was released and pulled by then.
+    usb: true,
     network: { net: lan, tap: 'tap0', mac: APPLIANCE_MAC },
   };
   const box = await startAppliance(t, applianceOptions);
@@ -155,10 +180,66 @@ test('the appliance image boots read-only, serves lanboot under systemd, survive
   assert.match(await shell.runOk('journalctl -u lanboot -o cat --no-pager | grep -i watchdog | tail -3'), /[Ww]atchdog timeout/);
   assert.equal(afterHang.ActiveState, 'active');
 
-  // A golden image through the image's own CLI: the disk LBGOLDEN copied onto the data disk
-  // (in the supervisor's ReadWritePaths).
-  await shell.runOk('dd if=/dev/disk/by-id/virtio-LBGOLDEN of=/var/lib/lanboot/incoming.img bs=1M status=none');
-  await shell.runOk('lanboot image import /var/lib/lanboot/incoming.img --name mbr && rm /var/lib/lanboot/incoming.img', 120_000);
+  // The stick is plugged in: udev (70-lanboot-usb.rules) runs usb-notify for its partition,
+  // the event file reaches the UsbWatcher, which mounts it read-only and lists the image.
+  const pluggedAt = Date.now();
+  await box.plugUsbStick({ file: stick, serial: 'LBSTICK01' });
+  type UsbDevice = { id: string; devname: string; label: string | null; fsType: string | null; serial: string | null; state: string; error: string | null; files: Array<{ path: string; sizeBytes: number; format: string }>; busy: boolean };
+  const plugged = await showingConsole(box, waitFor('the stick in lanboot usb list', async () => {
+    const devices = parseJson<UsbDevice[]>(await shell.runOk('lanboot usb list --json'));
+    const device = devices.find((d) => d.label === 'LBSTICK');
+    if (device?.state === 'failed') throw new FatalWaitError(`the stick is not usable: ${JSON.stringify(device)}`);
+    return device?.state === 'mounted' ? device : undefined;
+  }, 120_000, 2000));
+  t.diagnostic(`USB stick listed ${Date.now() - pluggedAt} ms after the plug: ${JSON.stringify(plugged)}`);
+  assert.match(plugged.devname, /^\/dev\/sd[a-z]1$/, 'the partition, announced by udev');
+  assert.equal(plugged.id, path.basename(plugged.devname));
+  assert.equal(plugged.fsType, 'vfat');
+  assert.match(plugged.serial ?? '', /LBSTICK01/, "udev's ID_SERIAL carries the stick's USB serial");
+  assert.deepEqual(plugged.files, [{ path: 'images/golden.img', sizeBytes: golden.sizeBytes, format: 'raw' }], 'the image is listed, the text file is not');
+  // Mounted read-only in the supervisor's mount namespace (ProtectSystem=strict gives it one).
+  const mainPid = (await unitState(shell)).MainPID;
+  const stickMount = `findmnt -N ${mainPid} -rn -o TARGET,FSTYPE,OPTIONS --source ${plugged.devname}`;
+  assert.match(await shell.runOk(stickMount), new RegExp(`^/var/lib/lanboot/usb/${plugged.id} vfat ro,nosuid,nodev,noexec[,\\s]`));
+
+  const importStarted = Date.now();
+  const importRun = await shell.run(`lanboot usb import ${plugged.id} images/golden.img --name mbr --json 2>/run/usb-import.err || { cat /run/usb-import.err; false; }`, 300_000);
+  assert.equal(importRun.code, 0, `lanboot usb import: ${importRun.output}`);
+  t.diagnostic(`lanboot usb import: ${Date.now() - importStarted} ms`);
+  const imported = parseJson<{ name: string; number: number; sha256: string; sizeBytes: number; source: string; current: boolean; importId: number; format: string }>(importRun.output);
+  assert.equal(imported.name, 'mbr');
+  assert.equal(imported.number, 1);
+  assert.equal(imported.current, true);
+  assert.equal(imported.format, 'raw');
+  assert.equal(imported.sizeBytes, golden.sizeBytes);
+  assert.equal(imported.sha256, goldenSha, "the published version is the stick's file, byte for byte");
+  assert.equal(imported.source, `usb ${plugged.id} images/golden.img`);
+  const jobs = parseJson<Array<{ id: number; state: string; version: number | null; source: string }>>(await shell.runOk('lanboot image imports --json'));
+  const job = jobs.find((j) => j.id === imported.importId);
+  assert.deepEqual(job && { state: job.state, version: job.version, source: job.source }, { state: 'done', version: 1, source: `usb ${plugged.id} images/golden.img` });
+
+  // lanboot restarted with the stick still in (an update, a crash): udev announces nothing
+  // new; the supervisor finds the stick in sysfs and udev's database at start, mounts it again
+  // (in its new mount namespace) and lists it before it reports READY.
+  await shell.runOk('systemctl restart lanboot.service', 120_000);
+  const restarted = await waitActive(shell, 60_000);
+  assert.notEqual(restarted.MainPID, mainPid);
+  const found = parseJson<UsbDevice[]>(await shell.runOk('lanboot usb list --json')).find((d) => d.label === 'LBSTICK');
+  assert.deepEqual(found && { id: found.id, state: found.state, serial: found.serial, files: found.files.map((f) => f.path) }, { id: plugged.id, state: 'mounted', serial: plugged.serial, files: ['images/golden.img'] }, 'the stick is known again after the restart');
+  const remount = `findmnt -N ${restarted.MainPID} -rn -o TARGET,FSTYPE,OPTIONS --source ${plugged.devname}`;
+  assert.match(await shell.runOk(remount), new RegExp(`^/var/lib/lanboot/usb/${plugged.id} vfat ro,nosuid,nodev,noexec[,\\s]`));
+
+  // Release: unmounted, and the CLI says the stick can be pulled.
+  assert.match(await shell.runOk(`lanboot usb release ${plugged.id}`), new RegExp(`^${plugged.id}: released, the stick can be pulled$`, 'm'));
+  const afterRelease = await shell.run(remount);
+  assert.deepEqual({ code: afterRelease.code, output: afterRelease.output.trim() }, { code: 1, output: '' }, 'findmnt finds no mount of the stick');
+  assert.deepEqual(parseJson<UsbDevice[]>(await shell.runOk('lanboot usb list --json')), []);
+  // Pulled: udev's remove event reaches the supervisor (nothing to abort, nothing mounted).
+  await box.pullUsbStick('LBSTICK01');
+  await waitFor('the removal in the lanboot journal', async () => {
+    const log = await shell.runOk(`journalctl -u lanboot -o cat --no-pager | grep '"msg":"USB device removed"' | grep '"usb":"${plugged.id}"' || true`);
+    return log.trim() ? log : undefined;
+  }, 60_000, 2000);
 
   // The PC: BIOS, e1000 with Debian's iPXE ROM, network boot only.
   const pcSerial = path.join(work, 'pc.serial.log');

@@ -2,7 +2,9 @@
 // boots it under OVMF + TCG with a data disk, collects COM1 (the system console) in a file, and
 // drives it through a root shell on COM2. That shell exists only because the test asks for it:
 // the SMBIOS type 11 credential `lanboot.root-console` (lanboot-root-console.service,
-// docs/appliance.md "Console access").
+// docs/appliance.md "Console access"). With `usb`, the machine has an empty xHCI port that a
+// test fills and empties at run time through qemu's QMP socket (plugUsbStick/pullUsbStick), the
+// way a user plugs in and pulls a stick; makeUsbStick builds the stick without root mounts.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -132,7 +134,94 @@ export interface Appliance {
   console(): string;
   /** Resolves once `pattern` has appeared `count` times on the console. */
   waitForConsole(pattern: RegExp, timeoutMs: number, count?: number): Promise<void>;
+  /** Hot-plugs `file` (raw, read-only) as a USB mass-storage device on the xHCI port (option
+   *  `usb`); the device's USB serial string is `serial`. */
+  plugUsbStick(stick: { file: string; serial: string }): Promise<void>;
+  /** Pulls the stick plugged in with that serial (no warning to the guest, like a real pull). */
+  pullUsbStick(serial: string): Promise<void>;
   kill(): Promise<void>;
+}
+
+type QmpCommand = { execute: string; arguments?: Record<string, unknown> };
+type QmpMessage = Record<string, unknown>;
+
+/** Runs QMP commands one after the other on a fresh connection; resolves with their `return`
+ *  values, or with the events seen too when `untilEvent` names one to wait for at the end. */
+async function qmp(socketPath: string, commands: QmpCommand[], untilEvent?: string, timeoutMs = 30_000): Promise<QmpMessage[]> {
+  const socket = net.connect(socketPath);
+  socket.setEncoding('utf8');
+  const messages: QmpMessage[] = [];
+  let buffer = '';
+  let failure: Error | undefined;
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+      const line = buffer.slice(0, nl).trim();
+      buffer = buffer.slice(nl + 1);
+      if (line) messages.push(JSON.parse(line) as QmpMessage);
+    }
+  });
+  socket.on('error', (error) => (failure = error));
+  const take = (what: string, match: (m: QmpMessage) => boolean) =>
+    waitFor(`QMP ${what}`, async () => {
+      if (failure) throw new FatalWaitError(`QMP socket ${socketPath}: ${failure.message}`);
+      const i = messages.findIndex(match);
+      return i >= 0 ? messages.splice(i, 1)[0] : undefined;
+    }, timeoutMs, 20);
+  try {
+    await take('greeting', (m) => 'QMP' in m);
+    const results: QmpMessage[] = [];
+    for (const command of [{ execute: 'qmp_capabilities' }, ...commands]) {
+      socket.write(`${JSON.stringify(command)}\n`);
+      const answer = await take(command.execute, (m) => 'return' in m || 'error' in m);
+      if ('error' in answer) throw new Error(`QMP ${command.execute} ${JSON.stringify(command.arguments ?? {})}: ${JSON.stringify(answer['error'])}`);
+      if (command.execute !== 'qmp_capabilities') results.push(answer);
+    }
+    if (untilEvent) results.push(await take(untilEvent, (m) => m['event'] === untilEvent));
+    return results;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** A USB stick as a raw file, made without root or loop devices: an MBR partition table
+ *  (sfdisk) with one FAT32 partition at 1 MiB (mkfs.vfat --offset) holding `files`, copied
+ *  in with mtools. Each file is given as its bytes or a host file to copy. */
+export async function makeUsbStick(file: string, stick: { sizeBytes: number; label: string; files: Array<{ path: string; from?: string; content?: Buffer }> }): Promise<void> {
+  requireTools('sfdisk', 'mkfs.vfat', 'mcopy', 'mmd');
+  const partStart = 2048; // sectors
+  const partSectors = stick.sizeBytes / 512 - partStart;
+  assert.ok(Number.isInteger(partSectors) && partSectors * 512 >= 40 * 1024 * 1024, 'a FAT32 stick needs 41 MiB or more');
+  await fsp.writeFile(file, '');
+  await fsp.truncate(file, stick.sizeBytes);
+  const ok = async (command: string, args: string[], input?: string) => {
+    const r = await runTool(command, args, { timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
+    assert.equal(r.code, 0, `${command} ${args.join(' ')}: ${r.stderr}`);
+  };
+  // Type c: FAT32 (LBA), what sticks come formatted with.
+  await ok('sfdisk', ['-q', file], `label: dos\nstart=${partStart}, size=${partSectors}, type=c\n`);
+  // mkfs.vfat counts in KiB; -s 1 keeps the cluster count above FAT32's minimum on a small stick.
+  await ok('mkfs.vfat', ['-F', '32', '-s', '1', '-n', stick.label, '--offset', String(partStart), file, String(partSectors / 2)]);
+  const fat = `${file}@@${partStart * 512}`;
+  const work = await fsp.mkdtemp(path.join(path.dirname(file), '.stick-'));
+  try {
+    const dirs = new Set<string>();
+    for (const entry of stick.files) {
+      for (let dir = path.posix.dirname(entry.path); dir !== '.'; dir = path.posix.dirname(dir)) dirs.add(dir);
+    }
+    // Sorted, a parent comes before its children.
+    for (const dir of [...dirs].sort()) await ok('mmd', ['-i', fat, `::/${dir}`]);
+    for (const [i, entry] of stick.files.entries()) {
+      let source = entry.from;
+      if (!source) {
+        source = path.join(work, String(i));
+        await fsp.writeFile(source, entry.content ?? Buffer.alloc(0));
+      }
+      await ok('mcopy', ['-i', fat, source, `::/${entry.path}`]);
+    }
+  } finally {
+    await fsp.rm(work, { recursive: true, force: true });
+  }
 }
 
 export interface ApplianceOptions {
@@ -149,6 +238,8 @@ export interface ApplianceOptions {
   accel?: 'tcg' | 'kvm';
   /** Power the same machine on again: keep the boot disk overlay, NVRAM and console log. */
   powerOnAgain?: boolean;
+  /** An xHCI controller (id xhci) with nothing plugged in; see Appliance.plugUsbStick. */
+  usb?: boolean;
 }
 
 export async function startAppliance(t: Cleanup, options: ApplianceOptions): Promise<Appliance> {
@@ -166,7 +257,9 @@ export async function startAppliance(t: Cleanup, options: ApplianceOptions): Pro
   }
   const consoleFile = path.join(work, 'console.log');
   const shellSocket = path.join(work, 'shell.sock');
+  const qmpSocket = path.join(work, 'qmp.sock');
   await fsp.rm(shellSocket, { force: true });
+  await fsp.rm(qmpSocket, { force: true });
   const args = [
     '-machine', `q35,accel=${options.accel ?? 'tcg'}`,
     '-m', '1024',
@@ -188,6 +281,8 @@ export async function startAppliance(t: Cleanup, options: ApplianceOptions): Pro
     '-serial', 'chardev:console',
     '-chardev', `socket,id=shell,path=${shellSocket},server=on,wait=off`,
     '-serial', 'chardev:shell',
+    '-qmp', `unix:${qmpSocket},server=on,wait=off`,
+    ...(options.usb ? ['-device', 'qemu-xhci,id=xhci'] : []),
   ];
   if (options.network) {
     args.push('-netdev', `tap,id=n0,ifname=${options.network.tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${options.network.mac}`);
@@ -221,6 +316,17 @@ export async function startAppliance(t: Cleanup, options: ApplianceOptions): Pro
       }, timeoutMs, 500).catch((error: Error) => {
         throw new Error(`${error.message}\n--- console tail\n${readConsole().slice(-4000)}\n--- qemu stderr\n${stderr}`);
       });
+    },
+    async plugUsbStick(stick) {
+      assert.ok(options.usb, 'startAppliance: plugUsbStick needs the option usb');
+      await qmp(qmpSocket, [
+        { execute: 'blockdev-add', arguments: { 'node-name': `stick-${stick.serial}`, driver: 'raw', 'read-only': true, file: { driver: 'file', filename: stick.file, 'read-only': true } } },
+        { execute: 'device_add', arguments: { driver: 'usb-storage', id: `usb-${stick.serial}`, bus: 'xhci.0', drive: `stick-${stick.serial}`, serial: stick.serial, removable: true } },
+      ]);
+    },
+    async pullUsbStick(serial) {
+      await qmp(qmpSocket, [{ execute: 'device_del', arguments: { id: `usb-${serial}` } }], 'DEVICE_DELETED');
+      await qmp(qmpSocket, [{ execute: 'blockdev-del', arguments: { 'node-name': `stick-${serial}` } }]);
     },
     kill,
   };

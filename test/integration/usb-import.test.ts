@@ -4,7 +4,8 @@
 //
 // The stick: a directory stand-in (LANBOOT_USB_ALLOW_DIRECTORIES=1, the only difference
 // from the appliance path: no mount), and a real loop device with an ext4 filesystem (mkfs.ext4)
-// that the supervisor mounts read-only, as on the appliance.
+// that the supervisor mounts read-only, as on the appliance. That stick is also found again
+// after lanboot crashes and restarts with it still plugged in (no new udev event).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,19 +28,23 @@ async function announce(spool: string, action: 'add' | 'remove', devname: string
   assert.equal(r.code, 0, describeRun('usb-notify', r));
 }
 
-async function startWithSpool(t: Parameters<typeof startLanboot>[0], spool: string) {
-  // startLanboot passes this process's environment to `lanboot serve`.
-  const saved = { spool: process.env['LANBOOT_USB_SPOOL'], dirs: process.env['LANBOOT_USB_ALLOW_DIRECTORIES'] };
-  process.env['LANBOOT_USB_SPOOL'] = spool;
-  process.env['LANBOOT_USB_ALLOW_DIRECTORIES'] = '1';
+/** Runs `start` with these variables in this process's environment, which startLanboot (and
+ *  its restart) passes to `lanboot serve`; restores them afterwards. */
+async function withEnv<T>(vars: Record<string, string>, start: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
   try {
-    return await startLanboot(t);
+    return await start();
   } finally {
-    if (saved.spool === undefined) delete process.env['LANBOOT_USB_SPOOL'];
-    else process.env['LANBOOT_USB_SPOOL'] = saved.spool;
-    if (saved.dirs === undefined) delete process.env['LANBOOT_USB_ALLOW_DIRECTORIES'];
-    else process.env['LANBOOT_USB_ALLOW_DIRECTORIES'] = saved.dirs;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
+}
+
+async function startWithSpool(t: Parameters<typeof startLanboot>[0], spool: string, extraEnv: Record<string, string> = {}) {
+  return withEnv({ LANBOOT_USB_SPOOL: spool, LANBOOT_USB_ALLOW_DIRECTORIES: '1', ...extraEnv }, () => startLanboot(t));
 }
 
 test('stick stand-in: listed by content, imported, pulled mid-import (clean failure), released', { timeout: 180_000 }, async (t) => {
@@ -152,7 +157,17 @@ test('an ext4 stick on a loop device is mounted read-only, imported from and unm
     await runTool('umount', [fill]);
   }
 
-  const lanboot = await startWithSpool(t, spool);
+  // The udev database, as udev on the appliance writes it for a USB stick's whole-disk
+  // filesystem; this host runs no udev. It is only read at start, for sticks plugged in before.
+  const udevData = path.join(dir, 'udev-data');
+  fs.mkdirSync(udevData);
+  const deviceNumber = fs.readFileSync(`/sys/class/block/${path.basename(device)}/dev`, 'utf8').trim();
+  fs.writeFileSync(path.join(udevData, `b${deviceNumber}`), [
+    'S:disk/by-id/usb-Lanboot_Stick_0001-0:0', 'I:1234567', 'E:ID_BUS=usb', 'E:ID_FS_USAGE=filesystem',
+    'E:ID_FS_TYPE=ext4', 'E:ID_FS_LABEL=LANBOOT', 'E:ID_SERIAL=Lanboot_Stick_0001-0:0', 'G:systemd', '',
+  ].join('\n'));
+
+  const lanboot = await startWithSpool(t, spool, { LANBOOT_USB_UDEV_DATA: path.join(dir, 'no-udev-yet') });
   await announce(spool, 'add', device, { ID_FS_TYPE: 'ext4', ID_FS_LABEL: 'LANBOOT' });
   const [stick] = await lanboot.cliJson<UsbDevice[]>(['usb', 'list', '--json']);
   assert.equal(stick!.state, 'mounted', JSON.stringify(stick));
@@ -165,6 +180,19 @@ test('an ext4 stick on a loop device is mounted read-only, imported from and unm
   assert.deepEqual(stick!.files.map((f) => f.path), ['disk.img']);
   const imported = await lanboot.cliJson<{ number: number }>(['usb', 'import', stick!.id, 'disk.img', '--name', 'fromfat', '--json']);
   assert.equal(imported.number, 1);
+
+  // lanboot crashes and comes back with the stick still plugged in: udev says nothing new
+  // (no event file), the stick is found in sysfs + udev's database, mounted and listed again.
+  await lanboot.kill9();
+  assert.deepEqual(fs.readdirSync(spool), [], 'no event waits in the spool');
+  await withEnv({ LANBOOT_USB_SPOOL: spool, LANBOOT_USB_ALLOW_DIRECTORIES: '1', LANBOOT_USB_UDEV_DATA: udevData }, () => lanboot.restart());
+  const [again] = await lanboot.cliJson<UsbDevice[]>(['usb', 'list', '--json']);
+  assert.deepEqual(
+    again && { id: again.id, devname: again.devname, state: again.state, label: again.label, serial: again.serial, fsType: again.fsType, files: again.files.map((f) => f.path) },
+    { id: stick!.id, devname: device, state: 'mounted', label: 'LANBOOT', serial: 'Lanboot_Stick_0001-0:0', fsType: 'ext4', files: ['disk.img'] },
+  );
+  const remounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.split(' ')[1] === mountPoint);
+  assert.equal(remounts.length, 1, `mounted once at ${mountPoint} (the crashed run's mount was cleaned up): ${remounts.join(' | ')}`);
   assert.equal((await lanboot.cli(['usb', 'release', stick!.id])).code, 0);
   const after = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === mountPoint);
   assert.equal(after, false, 'unmounted on release');
