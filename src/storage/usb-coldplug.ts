@@ -35,23 +35,28 @@ const DEVICE_NUMBER = /^(\d{1,7}):(\d{1,7})$/;
 
 /** KEY=VALUE lines of a sysfs uevent file (DEVNAME, DEVTYPE, MAJOR, MINOR, ...). */
 export function parseUevent(text: string): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const line of text.slice(0, FILE_MAX_BYTES).split('\n')) {
-    const match = /^([A-Z_][A-Z0-9_]{0,63})=(.*)$/.exec(line);
-    if (match) fields[match[1]!] = clean(match[2]!);
-  }
-  return fields;
+  return parseLines(text, /^([A-Z_][A-Z0-9_]{0,63})=(.*)$/);
 }
 
 /** The properties (`E:KEY=VALUE` lines) of one udev database entry; other record types
  *  (S: links, I: init time, G: tags, ...) are not needed. */
 export function parseUdevDatabaseEntry(text: string): Record<string, string> {
-  const properties: Record<string, string> = {};
-  for (const line of text.slice(0, FILE_MAX_BYTES).split('\n')) {
-    const match = /^E:([A-Za-z_][A-Za-z0-9_]{0,63})=(.*)$/.exec(line);
-    if (match) properties[match[1]!] = clean(match[2]!);
+  return parseLines(text, /^E:([A-Za-z_][A-Za-z0-9_]{0,63})=(.*)$/);
+}
+
+/** The first `maxBytes` of a file as text, or undefined when it is gone or unreadable. */
+export async function readHead(file: string, maxBytes: number): Promise<string | undefined> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fsp.open(file, 'r');
+    const buffer = Buffer.alloc(maxBytes);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.toString('utf8', 0, bytesRead);
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close();
   }
-  return properties;
 }
 
 /** The add event usb-notify would write for this device, or undefined when the udev rule
@@ -77,28 +82,23 @@ export async function presentUsbStorage(paths: UsbColdplugPaths): Promise<Array<
   const names = (await fsp.readdir(paths.sysBlockDir).catch(() => [] as string[])).filter((n) => DEVICE_NAME.test(n)).sort().slice(0, MAX_DEVICES);
   const events: Array<Record<string, string>> = [];
   for (const name of names) {
-    const uevent = parseUevent(await readBounded(path.join(paths.sysBlockDir, name, 'uevent')));
-    const number = DEVICE_NUMBER.exec((await readBounded(path.join(paths.sysBlockDir, name, 'dev'))).trim());
+    const uevent = parseUevent((await readHead(path.join(paths.sysBlockDir, name, 'uevent'), FILE_MAX_BYTES)) ?? '');
+    const number = DEVICE_NUMBER.exec(((await readHead(path.join(paths.sysBlockDir, name, 'dev'), 64)) ?? '').trim());
     if (!number) continue;
-    const udev = parseUdevDatabaseEntry(await readBounded(path.join(paths.udevDataDir, `b${number[1]}:${number[2]}`)));
+    const udev = parseUdevDatabaseEntry((await readHead(path.join(paths.udevDataDir, `b${number[1]}:${number[2]}`), FILE_MAX_BYTES)) ?? '');
     const event = usbAddEvent(uevent, udev, paths.devDir);
     if (event) events.push(event);
   }
   return events;
 }
 
-async function readBounded(file: string): Promise<string> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await fsp.open(file, 'r');
-    const buffer = Buffer.alloc(FILE_MAX_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return buffer.toString('utf8', 0, bytesRead);
-  } catch {
-    return ''; // gone, or not readable: treated as absent
-  } finally {
-    await handle?.close();
+function parseLines(text: string, line: RegExp): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const each of text.slice(0, FILE_MAX_BYTES).split('\n')) {
+    const match = line.exec(each);
+    if (match) fields[match[1]!] = clean(match[2]!);
   }
+  return fields;
 }
 
 function clean(value: string): string {

@@ -22,7 +22,7 @@ import { LanbootError } from '../log/errors.js';
 import { runTool, sniffContainer } from './formats.js';
 import type { ImportJob, ImportManager } from './import-manager.js';
 import type { DataLayout } from './layout.js';
-import { presentUsbStorage, type UsbColdplugPaths } from './usb-coldplug.js';
+import { presentUsbStorage, readHead, type UsbColdplugPaths } from './usb-coldplug.js';
 
 export const DEFAULT_USB_SPOOL = '/run/lanboot/usb-events';
 
@@ -155,7 +155,7 @@ export class UsbWatcher {
       const present = await presentUsbStorage(this.options.coldplug);
       if (present.length > 0) this.log.info({ devices: present.map((e) => e['DEVNAME']) }, 'USB storage plugged in before the start');
       this.draining = this.draining.then(async () => {
-        for (const event of present) await this.handle(event).catch((error) => this.log.warn({ err: error, devname: event['DEVNAME'] }, 'USB device failed'));
+        for (const event of present) await this.handleLogged(event, 'present at start');
       });
     }
     await this.draining;
@@ -243,21 +243,10 @@ export class UsbWatcher {
     for (const name of names) {
       if (this.stopped) return;
       const file = path.join(this.spoolDir, name);
-      let text: string;
-      try {
-        const handle = await fsp.open(file, 'r');
-        try {
-          const buffer = Buffer.alloc(EVENT_MAX_BYTES);
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-          text = buffer.toString('utf8', 0, bytesRead);
-        } finally {
-          await handle.close();
-        }
-        await fsp.rm(file, { force: true });
-      } catch {
-        continue; // gone already
-      }
-      await this.handle(parseUsbEvent(text)).catch((error) => this.log.warn({ err: error, event: name }, 'USB event failed'));
+      const text = await readHead(file, EVENT_MAX_BYTES);
+      // Gone already, or not deletable: skipped (an undeletable event would be handled again at every poll).
+      if (text === undefined || !(await fsp.rm(file, { force: true }).then(() => true, () => false))) continue;
+      await this.handleLogged(parseUsbEvent(text), name);
     }
   }
 
@@ -265,6 +254,11 @@ export class UsbWatcher {
     const base = path.basename(devname).toLowerCase();
     if (devname.startsWith('/dev/') && DEVICE_ID.test(base)) return base;
     return `dir-${crypto.createHash('sha256').update(devname).digest('hex').slice(0, 10)}`;
+  }
+
+  /** An event's failure is logged and never stops the ones after it. */
+  private async handleLogged(event: Record<string, string>, source: string): Promise<void> {
+    await this.handle(event).catch((error) => this.log.warn({ err: error, event: source, devname: event['DEVNAME'] }, 'USB event failed'));
   }
 
   private async handle(event: Record<string, string>): Promise<void> {
