@@ -446,6 +446,8 @@ export class SeatManager {
     this.requireIdle(seat);
     if (next === 'maintenance') this.requireNoMaintenanceSeat(seat.imageId!, seat.imageName!);
     this.options.seats.setMode(seat.id, next);
+    // A fresh start armed by a script fetch must not reset a seat that now keeps its changes.
+    if (seat.mode === 'fresh') this.options.engine.disarmFreshStart(seat.targetIqn);
     this.log.info({ seat: seat.name, mode: next, previousMode: seat.mode }, 'seat mode changed');
     return this.details(this.require(seat.name));
   }
@@ -839,7 +841,20 @@ export class SeatManager {
     if (this.busy.has(seat.name)) {
       throw new LanbootError('LANBOOT_SEAT_BUSY', `seat ${seat.name} is busy (${this.busy.get(seat.name)}); the PC retries`, { seat: seat.name });
     }
-    if (seat.mode === 'fresh') this.reset(seat.name);
+    // A fresh seat starts each boot from golden, but a script fetch is not proof of a boot:
+    // any host on the LAN can ask for one. The disk is reset here only while nobody is logged
+    // in to it; otherwise the engine resets it at the first login of the new boot (which, with
+    // CHAP, only the holder of the secret below can make) and ends the previous boot's sessions.
+    const fresh = seat.mode === 'fresh';
+    if (fresh) {
+      const open = this.options.engine.sessions().filter((s) => s.targetIqn === seat.targetIqn).length;
+      if (open === 0) {
+        this.reset(seat.name);
+        seat = this.require(seat.name);
+      } else {
+        this.log.info({ seat: seat.name, targetIqn: seat.targetIqn, mac: seat.mac, sessions: open }, 'fresh seat has a logged-in session: its disk is reset at the next boot\'s login, not now');
+      }
+    }
     if (seat.chap || seat.mutualChap) {
       const chapSecret = seat.chap ? generateChapSecret() : null;
       let mutualSecret: string | null = null;
@@ -857,6 +872,13 @@ export class SeatManager {
         throw new LanbootError('LANBOOT_ENGINE_FAILED', `seat ${seat.name}: cannot update CHAP: ${(error as Error).message}`, { seat: seat.name }, { cause: error });
       }
       this.log.info({ seat: seat.name, targetIqn: seat.targetIqn, mac: seat.mac }, 'seat CHAP secret rotated for a boot');
+    }
+    if (fresh) {
+      try {
+        this.options.engine.armFreshStart(seat.targetIqn);
+      } catch (error) {
+        throw new LanbootError('LANBOOT_ENGINE_FAILED', `seat ${seat.name}: cannot arm the fresh start: ${(error as Error).message}`, { seat: seat.name }, { cause: error });
+      }
     }
     return this.details(seat);
   }
@@ -1155,6 +1177,16 @@ export class SeatManager {
       case 'login-failed':
         this.log.warn({ event: type, ...fields }, 'iSCSI login refused');
         break;
+      case 'fresh-start': {
+        const seat = this.seatByIqn(event.targetIqn);
+        if (event.reset) {
+          if (seat) this.full.delete(seat.name);
+          this.log.info({ event: type, seat: seat?.name, ...fields }, 'fresh seat reset at the first login of a new boot');
+        } else {
+          this.log.warn({ event: type, seat: seat?.name, ...fields }, 'fresh seat not reset at login: another session is still logged in (turn CHAP on to let a new boot prove itself)');
+        }
+        break;
+      }
       case 'error':
         if (event.code === 'LANBOOT_NO_SPACE') {
           // Rate limited in the addon (one per seat per 10 s): the seat is full.

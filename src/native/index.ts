@@ -57,7 +57,9 @@ export type EngineEvent =
   | { type: 'login'; targetIqn: string; initiatorIqn: string; isid: string; tsih: number; remoteAddress: string; discovery: boolean }
   | { type: 'logout'; targetIqn: string; initiatorIqn: string; isid: string; tsih: number; reason: string }
   | { type: 'login-failed'; targetIqn: string; initiatorIqn: string; remoteAddress: string; reason: string }
-  | { type: 'error'; targetIqn: string; initiatorIqn: string; message: string; code: string };
+  | { type: 'error'; targetIqn: string; initiatorIqn: string; message: string; code: string; reason?: string }
+  /** An armed fresh start ran at a login: `reset` says whether the delta was reset, `reason` why not. */
+  | { type: 'fresh-start'; targetIqn: string; initiatorIqn: string; remoteAddress: string; reset: boolean; endedSessions: number; reason: string };
 
 export interface IscsiEngine {
   /** Binds and starts accepting; returns the bound port (port 0 = any free port). */
@@ -68,6 +70,13 @@ export interface IscsiEngine {
   removeTarget(iqn: string): void;
   /** Drops the target's sessions and discards its delta: the disk equals golden again. */
   resetDisk(iqn: string): void;
+  /** The next session that logs in to the target starts a new boot: its delta is reset just
+   *  before that session is admitted, and older sessions of the target are ended. With CHAP only
+   *  the holder of the newest secret can log in; without CHAP the reset is skipped while another
+   *  session is logged in. A login consumes it. */
+  armFreshStart(iqn: string): void;
+  /** Cancels armFreshStart (no-op when not armed). */
+  disarmFreshStart(iqn: string): void;
   /** Bytes the target's delta uses. */
   deltaBytes(iqn: string): number;
   sessions(): SessionInfo[];

@@ -302,6 +302,30 @@ std::shared_ptr<Session> Engine::createSession(const LoginNegotiator& login, uin
       },
       "session reinstated");
 
+  if (target) {
+    bool armed = false;
+    {
+      std::lock_guard<std::mutex> lock(stateMutex_);
+      armed = freshStartArmed_.erase(targetName) > 0;
+      if (armed) resetting_[targetName]++;
+    }
+    if (armed) {
+      std::string remoteAddress;
+      {
+        std::lock_guard<std::mutex> lock(stateMutex_);
+        auto slotIt = connections_.find(connectionToken);
+        if (slotIt != connections_.end()) remoteAddress = slotIt->second->remoteAddress;
+      }
+      bool ok = runFreshStart(*target, login, connectionToken, remoteAddress, reason);
+      std::lock_guard<std::mutex> lock(stateMutex_);
+      if (--resetting_[targetName] == 0) resetting_.erase(targetName);
+      if (!ok) {
+        freshStartArmed_.insert(targetName);  // the PC retries its login: try again then
+        return nullptr;
+      }
+    }
+  }
+
   auto session = std::make_shared<Session>();
   {
     std::lock_guard<std::mutex> lock(stateMutex_);
@@ -358,6 +382,73 @@ std::shared_ptr<Session> Engine::createSession(const LoginNegotiator& login, uin
   event.remoteAddress = session->remoteAddress;
   emit(event);
   return session;
+}
+
+bool Engine::runFreshStart(const TargetEntry& target, const LoginNegotiator& login, uint64_t connectionToken,
+                           const std::string& remoteAddress, std::string* reason) {
+  const std::string& iqn = target.settings.iqn;
+  uint32_t others = 0;
+  {
+    std::lock_guard<std::mutex> lock(stateMutex_);
+    for (const auto& [token, slot] : connections_) {
+      if (token != connectionToken && slot->session && !slot->session->discovery && slot->session->targetName == iqn) {
+        ++others;
+      }
+    }
+  }
+  EngineEvent event;
+  event.type = EngineEvent::Type::kFreshStart;
+  event.targetIqn = iqn;
+  event.initiatorIqn = login.initiatorName();
+  event.remoteAddress = remoteAddress;
+  // Without CHAP any host can log in as the seat, so a login proves nothing about a new
+  // boot: a session still logged in may be the running PC's own, and its disk stays.
+  if (others > 0 && !target.settings.chap) {
+    event.reason = "skipped: another session is still logged in and the target has no CHAP to prove a new boot";
+    emit(event);
+    return true;
+  }
+  // With CHAP this login proved the secret of the newest boot script, which replaced the
+  // one the older sessions used: they belong to the boot before (a PC reset leaves its
+  // sessions open until TCP keepalive notices).
+  if (others > 0) dropTargetSessions(iqn, connectionToken, "the seat started a new boot");
+  if (target.backing.store) {
+    int rc = target.backing.store->reset();
+    if (rc != 0) {
+      *reason = "fresh start of " + iqn + " failed: " + strerror(-rc);
+      return false;
+    }
+  }
+  event.reset = true;
+  event.endedSessions = others;
+  event.reason = others > 0 ? "delta reset; sessions of the previous boot ended" : "delta reset";
+  emit(event);
+  return true;
+}
+
+bool Engine::armFreshStart(const std::string& iqn, std::string* error) {
+  auto entry = lookup(iqn);
+  if (!entry) {
+    *error = "no target " + iqn;
+    return false;
+  }
+  if (!entry->backing.store) {
+    *error = "target " + iqn + " has no copy-on-write store";
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(stateMutex_);
+  freshStartArmed_.insert(iqn);
+  return true;
+}
+
+void Engine::disarmFreshStart(const std::string& iqn) {
+  std::lock_guard<std::mutex> lock(stateMutex_);
+  freshStartArmed_.erase(iqn);
+}
+
+bool Engine::freshStartArmed(const std::string& iqn) {
+  std::lock_guard<std::mutex> lock(stateMutex_);
+  return freshStartArmed_.count(iqn) > 0;
 }
 
 void Engine::dropConnections(const std::function<bool(const ConnectionSlot&)>& match, const std::string& reason) {
@@ -438,6 +529,7 @@ bool Engine::removeTarget(const std::string& iqn) {
     entry = it->second;
     targets_.erase(it);
   }
+  disarmFreshStart(iqn);
   dropTargetSessions(iqn, 0, "target removed");
   entry->backing.lun->flush();
   return true;
@@ -458,6 +550,7 @@ bool Engine::resetDisk(const std::string& iqn, std::string* error) {
     // land between dropping the sessions and discarding the delta.
     std::lock_guard<std::mutex> lock(stateMutex_);
     resetting_[iqn]++;
+    freshStartArmed_.erase(iqn);  // this reset is the fresh start
   }
   dropTargetSessions(iqn, 0, "disk reset");
   int rc = entry->backing.store->reset();

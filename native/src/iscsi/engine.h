@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -47,6 +48,15 @@ class Engine : public ConnectionHost {
   bool removeTarget(const std::string& iqn);
   // Drops the target's sessions (waiting for them to end), then resets its store.
   bool resetDisk(const std::string& iqn, std::string* error);
+  // Arms a fresh start: the next session that logs in to `iqn` begins a new boot of the
+  // seat, so its delta is reset just before that session is admitted (and the older
+  // sessions, left by the boot before, are ended). With CHAP, only the holder of the secret
+  // handed out with the boot script can log in, so nobody else can trigger it; without CHAP
+  // the reset is skipped while another session is still logged in. A login consumes the arm.
+  bool armFreshStart(const std::string& iqn, std::string* error);
+  // Cancels an armed fresh start (the seat left fresh mode, or was reset another way).
+  void disarmFreshStart(const std::string& iqn);
+  bool freshStartArmed(const std::string& iqn);
   // Bytes the target's delta uses; -1 if unknown target or no store.
   int64_t deltaBytes(const std::string& iqn);
   std::vector<SessionSnapshot> sessions();
@@ -82,6 +92,10 @@ class Engine : public ConnectionHost {
   void dropConnections(const std::function<bool(const ConnectionSlot&)>& match, const std::string& reason);
   void reapFinished();
   std::shared_ptr<const TargetEntry> lookup(const std::string& iqn);
+  // Runs an armed fresh start for a login on `connectionToken`. Returns false (with `reason`)
+  // when the delta could not be reset: the login is refused and the arm kept.
+  bool runFreshStart(const TargetEntry& target, const LoginNegotiator& login, uint64_t connectionToken,
+                     const std::string& remoteAddress, std::string* reason);
 
   BackingFactory factory_;
   EventSink sink_;
@@ -94,6 +108,7 @@ class Engine : public ConnectionHost {
   std::condition_variable stateChanged_;
   std::map<uint64_t, std::shared_ptr<ConnectionSlot>> connections_;
   std::map<std::string, int> resetting_;  // targets inside resetDisk: no new sessions
+  std::set<std::string> freshStartArmed_;  // targets whose next login starts a new boot
   std::vector<std::shared_ptr<ConnectionSlot>> finished_;
   uint64_t nextToken_ = 1;
   uint64_t nextNexusId_ = 1;

@@ -92,7 +92,7 @@ struct SessionSnapshot {
 
 // Events for the supervisor (src/native/index.ts EngineEvent).
 struct EngineEvent {
-  enum class Type { kLogin, kLogout, kLoginFailed, kError };
+  enum class Type { kLogin, kLogout, kLoginFailed, kError, kFreshStart };
   Type type = Type::kError;
   std::string targetIqn;
   std::string initiatorIqn;
@@ -100,7 +100,9 @@ struct EngineEvent {
   uint16_t tsih = 0;
   std::string remoteAddress;
   bool discovery = false;
-  std::string reason;   // logout / login-failed
+  std::string reason;   // logout / login-failed / fresh-start (what was done)
+  bool reset = false;   // fresh-start: whether the delta was reset
+  uint32_t endedSessions = 0;  // fresh-start: older sessions ended
   std::string message;  // error
   std::string code;     // error
 };

@@ -107,6 +107,15 @@ Napi::Object eventToJs(Napi::Env env, const EngineEvent& event) {
       object.Set("code", event.code);
       if (!event.reason.empty()) object.Set("reason", event.reason);
       break;
+    case EngineEvent::Type::kFreshStart:
+      object.Set("type", "fresh-start");
+      object.Set("targetIqn", event.targetIqn);
+      object.Set("initiatorIqn", event.initiatorIqn);
+      object.Set("remoteAddress", event.remoteAddress);
+      object.Set("reset", Napi::Boolean::New(env, event.reset));
+      object.Set("endedSessions", Napi::Number::New(env, event.endedSessions));
+      object.Set("reason", event.reason);
+      break;
   }
   return object;
 }
@@ -119,6 +128,8 @@ class IscsiEngineWrap : public Napi::ObjectWrap<IscsiEngineWrap> {
                         InstanceMethod<&IscsiEngineWrap::setTarget>("setTarget"),
                         InstanceMethod<&IscsiEngineWrap::removeTarget>("removeTarget"),
                         InstanceMethod<&IscsiEngineWrap::resetDisk>("resetDisk"),
+                        InstanceMethod<&IscsiEngineWrap::armFreshStart>("armFreshStart"),
+                        InstanceMethod<&IscsiEngineWrap::disarmFreshStart>("disarmFreshStart"),
                         InstanceMethod<&IscsiEngineWrap::deltaBytes>("deltaBytes"),
                         InstanceMethod<&IscsiEngineWrap::sessions>("sessions"),
                         InstanceMethod<&IscsiEngineWrap::close>("close")});
@@ -284,6 +295,27 @@ class IscsiEngineWrap : public Napi::ObjectWrap<IscsiEngineWrap> {
     if (!engine_->resetDisk(info[0].As<Napi::String>().Utf8Value(), &error)) {
       throwWithCode(env, error, "LANBOOT_TARGET_RESET");
     }
+    return env.Undefined();
+  }
+
+  Napi::Value armFreshStart(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      throwWithCode(env, "armFreshStart(iqn): iqn string required", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    std::string error;
+    if (!engine_->armFreshStart(info[0].As<Napi::String>().Utf8Value(), &error)) {
+      throwWithCode(env, error, "LANBOOT_TARGET_UNKNOWN");
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value disarmFreshStart(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      throwWithCode(env, "disarmFreshStart(iqn): iqn string required", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    engine_->disarmFreshStart(info[0].As<Napi::String>().Utf8Value());
     return env.Undefined();
   }
 

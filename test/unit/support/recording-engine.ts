@@ -46,6 +46,15 @@ export class RecordingEngine implements IscsiEngine {
     this.resets.push(iqn);
   }
 
+  armFreshStart(iqn: string): void {
+    this.calls.push({ method: 'armFreshStart', iqn });
+    if (!this.targets.has(iqn)) throw new Error(`no target ${iqn}`);
+  }
+
+  disarmFreshStart(iqn: string): void {
+    this.calls.push({ method: 'disarmFreshStart', iqn });
+  }
+
   deltaBytes(iqn: string): number {
     if (!this.targets.has(iqn)) throw new Error(`no target ${iqn}`);
     return 0;
