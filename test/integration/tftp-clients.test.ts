@@ -21,7 +21,7 @@ let server: TftpServer;
 let port = 0;
 const events: TftpTransferEvent[] = [];
 
-/** A missing client is a failed run, never a skipped test (the house rules; CI installs them). */
+/** A missing client is a failed run, never a skipped test (a skip proves nothing; CI installs them). */
 function requireTool(name: string): void {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   assert.equal(found.status, 0, `${name} is not installed: run scripts/install-system-deps.sh`);
