@@ -1,4 +1,4 @@
-// iSCSI benchmark (issue 2, "Done when: Benchmark"): lanboot against tgt on the same backing
+// iSCSI benchmark: lanboot against tgt on the same backing
 // file in one run. Not a test: it measures and writes docs/benchmarks.md, never asserts speed.
 //
 //   1. iscsi-perf 128 KiB sequential reads (-m 32 -b 256) for a fixed time, each target;
@@ -278,7 +278,7 @@ function renderReport(rows: Record<string, { lanboot: PerfResult[]; tgt: PerfRes
     `| what ${SEATS} per-seat copies would need in cache | ${mib(SEATS * SEAT_IMAGE_BYTES)} | | |`,
     '',
     'Meminfo growth also counts everything else the machine cached meanwhile (other users, logs); fincore of the golden file is the exact figure.',
-    'CPU is the target process only: utime+stime of all its threads over the whole run, login and logout included. The test VMs\' kernel samples CPU time per tick (CONFIG_TICK_CPU_ACCOUNTING, no IRQ time accounting), so softirq work such as loopback TCP delivery is charged to whichever task the tick interrupts, often the receiver. That is why the floor line measures a bare sendfile sender in this same run, the same way (the 0.5 CPU-s/GB quoted in the project brief was measured another way). Compare ratios, not absolute figures.',
+    'CPU is the target process only: utime+stime of all its threads over the whole run, login and logout included. The test VMs\' kernel samples CPU time per tick (CONFIG_TICK_CPU_ACCOUNTING, no IRQ time accounting), so softirq work such as loopback TCP delivery is charged to whichever task the tick interrupts, often the receiver. That is why the floor line measures a bare sendfile sender in this same run, the same way (an earlier figure of about 0.5 CPU-s/GB for such a sender was measured another way). Compare ratios, not absolute figures.',
     '',
     `Reproduce: \`npm run bench -- iscsi -- --seconds ${SECONDS} --image-mib ${IMAGE_BYTES >> 20} --seats ${SEATS} --seat-image-mib ${SEAT_IMAGE_BYTES >> 20} --rounds ${ROUNDS}\` on an otherwise idle machine.`,
   ];

@@ -1,4 +1,4 @@
-// PXE boot-storm benchmark (issue 3). Not a test: it measures and reports, it never asserts a speed.
+// PXE boot-storm benchmark. Not a test: it measures and reports, it never asserts a speed.
 //
 //   sudo node dist/bench/pxe-storm.js [--clients 100] [--rounds 3] [--no-write]
 //
@@ -54,8 +54,9 @@ import {
   type DhcpMessage,
 } from '../src/dhcp/codec.js';
 import http from 'node:http';
-import { Opcode, parsePacket, serializeAck, serializeRequest, type TftpOptionList } from '../src/tftp/codec.js';
+import type { TftpOptionList } from '../src/tftp/codec.js';
 import { createTestNetwork, type TestNetwork } from '../test/helpers/netns.js';
+import { tftpGet } from '../test/tools/tftp-client.js';
 import { runLanbootCli, lanbootMain } from '../test/helpers/supervisor.js';
 import { processCpuSeconds, repoRoot, requireTools, waitFor } from '../test/helpers/tools.js';
 import { replaceBenchmarkSection } from './support/docs-section.js';
@@ -202,106 +203,6 @@ class SharedDhcpPort {
   }
 }
 
-/**
- * A TFTP read (RFC 1350; options RFC 2347/2348/7440) from a chosen local address, on the
- * project's codec. src/tftp/client.ts's tftpGet binds to the default source address, and
- * lanboot limits transfers per client address (a PC fetches one file at a time), so a storm
- * from one address would measure that limit, not the server: each simulated PC reads from its
- * own leased address here. Same receiver rules as tftpGet: ACK at the end of each window and on
- * the last block; on a gap, ACK the last in-order block once (RFC 7440 section 4); resend the
- * last packet after 1 s of silence.
- */
-function tftpRead(localAddress: string, host: string, filename: string, requested: TftpOptionList, deadline: number): Promise<{ data: Buffer; oack: Record<string, string> | null }> {
-  const socket = dgram.createSocket('udp4');
-  return new Promise((resolve, reject) => {
-    let blockSize = 512;
-    let windowSize = 1;
-    let serverPort = -1;
-    let oack: Record<string, string> | null = null;
-    let expected = 1;
-    let inWindow = 0;
-    let gapAckedAt = 0;
-    let last = serializeRequest(Opcode.RRQ, filename, 'octet', requested);
-    let lastPort = 69;
-    let silentTries = 0;
-    let total = 0;
-    const chunks: Buffer[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    let settled = false;
-    const finish = (error: Error | null): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.close();
-      if (error) reject(error);
-      else resolve({ data: Buffer.concat(chunks, total), oack });
-    };
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        if (++silentTries > 8 || Date.now() > deadline) return finish(new Error(`TFTP: no answer after ${silentTries} tries`));
-        if (expected > 1 && inWindow > 0) {
-          inWindow = 0;
-          last = serializeAck((expected - 1) & 0xffff);
-        }
-        socket.send(last, lastPort, host);
-        arm();
-      }, 1000);
-    };
-    const send = (packet: Buffer, port: number): void => {
-      last = packet;
-      lastPort = port;
-      silentTries = 0;
-      socket.send(packet, port, host);
-      arm();
-    };
-    socket.on('error', (error) => finish(error));
-    socket.on('message', (message, rinfo) => {
-      if (serverPort === -1) serverPort = rinfo.port; // RFC 1350 section 4: the server's TID
-      if (rinfo.port !== serverPort || rinfo.address !== host) return;
-      let packet;
-      try {
-        packet = parsePacket(message);
-      } catch (error) {
-        return finish(new Error(`TFTP: bad packet from the server: ${(error as Error).message}`));
-      }
-      if (packet.opcode === Opcode.ERROR) return finish(new Error(`TFTP ERROR ${packet.errorCode}: ${packet.message}`));
-      if (packet.opcode === Opcode.OACK) {
-        if (oack || expected > 1) return;
-        oack = Object.fromEntries(packet.options);
-        if (oack['blksize']) blockSize = Number(oack['blksize']);
-        if (oack['windowsize']) windowSize = Number(oack['windowsize']);
-        return send(serializeAck(0), serverPort);
-      }
-      if (packet.opcode !== Opcode.DATA) return;
-      if (packet.block !== (expected & 0xffff)) {
-        if (gapAckedAt === expected) return;
-        gapAckedAt = expected;
-        inWindow = 0;
-        return send(serializeAck((expected - 1) & 0xffff), serverPort);
-      }
-      if (total + packet.data.length > 16 << 20) return finish(new Error('TFTP: more than 16 MiB'));
-      chunks.push(Buffer.from(packet.data));
-      total += packet.data.length;
-      expected++;
-      inWindow++;
-      if (packet.data.length < blockSize) {
-        // Close only once the final ACK has left, or the server waits through its retransmits.
-        clearTimeout(timer);
-        socket.send(serializeAck(packet.block), serverPort, host, () => finish(null));
-        return;
-      }
-      if (inWindow >= windowSize) {
-        inWindow = 0;
-        send(serializeAck((expected - 1) & 0xffff), serverPort);
-      } else {
-        arm();
-      }
-    });
-    socket.bind(0, localAddress, () => send(last, 69));
-  });
-}
-
 /** GET from a chosen local address (fetch cannot pick one without undici's Agent). */
 function httpGet(url: string, localAddress: string, deadline: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -366,7 +267,19 @@ async function oneClient(port: SharedDhcpPort, plan: StormPlan, index: number, e
     // PXE spec: the TFTP server is siaddr (next-server), else the DHCP server.
     const tftpServer = ack.siaddr !== '0.0.0.0' ? ack.siaddr : [...serverId].join('.');
     const tftpStart = performance.now();
-    const transfer = await tftpRead(ack.yiaddr, tftpServer, bootFile, plan.tftpOptions, deadline);
+    // From the leased address: lanboot limits transfers per client address (a PC fetches one
+    // file at a time), so a storm from one address would measure that limit, not the server.
+    // Nine silent seconds end a transfer, well inside the storm's deadline.
+    const transfer = await tftpGet({
+      host: tftpServer,
+      port: 69,
+      localAddress: ack.yiaddr,
+      filename: bootFile,
+      options: plan.tftpOptions,
+      timeoutMs: 1000,
+      retries: 9,
+      maxBytes: 16 << 20,
+    });
     if (!transfer.data.equals(expected)) throw new Error(`TFTP: ${transfer.data.length} bytes differ from ${plan.expectedFile}`);
     result.windowGranted = transfer.oack?.['windowsize'] ?? null;
     result.tftpMs = performance.now() - tftpStart;
@@ -703,7 +616,7 @@ function renderSection(summaries: Summary[], loadStart: string, dnsmasqVer: stri
       'SO_BROADCAST, the BROADCAST flag set in every request (RFC 2131 4.1: replies go to 255.255.255.255), replies demultiplexed by xid; ' +
       'each client then does TFTP and HTTP from the address it leased (the client host holds the whole range on its interface in advance, ' +
       'since lanboot limits unknown PCs and TFTP transfers per client address). lanboot\'s TFTP is the supervisor\'s own (port 69); the ' +
-      'TFTP reader is a small one in the bench on the project codec, bound to the leased address. DHCP retransmits after 1, 2, 4 s. Server CPU = utime + stime of the server ' +
+      'TFTP reader is the project\'s codec client (test/tools/tftp-client.ts), bound to the leased address. DHCP retransmits after 1, 2, 4 s. Server CPU = utime + stime of the server ' +
       'process and its children (/proc/PID/stat) during the storm.',
   );
   lines.push('');

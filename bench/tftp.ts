@@ -6,13 +6,13 @@
 // Serves ipxe.efi from lanboot's TFTP server and from dnsmasq's, in the same run, over the
 // loopback of a network namespace this benchmark creates (dnsmasq's TFTP port is fixed at 69, so
 // a private namespace keeps it off the host's port 69), and measures:
-//   1. one transfer at a time, with the project's codec client (src/tftp/client.ts) in this
+//   1. one transfer at a time, with the project's codec client (test/tools/tftp-client.ts) in this
 //      process: blksize 512 (no options), blksize 1468, blksize 1468 + windowsize 4/16/64;
 //      wall time per transfer and server CPU per transfer (from /proc/PID/stat);
 //   2. the same with 1 ms added before each ACK (a stand-in for LAN/firmware latency: no netem);
 //   3. the same with atftp, a real peer (includes atftp's process start);
 //   4. N transfers at once (time until all N have the file).
-// Both servers run as separate processes (lanboot's via src/tftp/standalone.ts); the clients
+// Both servers run as separate processes (lanboot's via test/tools/tftp-standalone.ts); the clients
 // never share an event loop with them.
 // Results go to stdout and to docs/benchmarks.md under "## TFTP" (only that section is touched).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -23,7 +23,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { tftpGet } from '../src/tftp/client.js';
+import { tftpGet } from '../test/tools/tftp-client.js';
 import type { TftpOptionList } from '../src/tftp/codec.js';
 import { replaceBenchmarkSection } from './support/docs-section.js';
 
@@ -108,7 +108,7 @@ function cpuMs(pid: number): number {
 }
 
 async function startLanboot(root: string): Promise<ServerUnderTest> {
-  const child = spawn(process.execPath, [path.join(here, '..', 'src', 'tftp', 'standalone.js'), '--root', root, '--host', HOST, '--port', '0', '--max-block', '1468'], {
+  const child = spawn(process.execPath, [path.join(here, '..', 'test', 'tools', 'tftp-standalone.js'), '--root', root, '--host', HOST, '--port', '0', '--max-block', '1468'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);

@@ -1,6 +1,6 @@
-// libiscsi's conformance suite against a seat's disk on a running lanboot (issue 2, "Done
-// when: Conformance"). tgt passes 222 of 230 in this run on this machine (docs/conformance.md);
-// lanboot must pass at least as many, and every test of the required suites.
+// libiscsi's conformance suite against a seat's disk on a running lanboot. tgt passes 222 of
+// 230 in this run on this machine (docs/conformance.md); lanboot must pass at least as many,
+// and every test of the required suites.
 // LANBOOT_TEST_TARGET=tgt runs the same against tgt (how the baseline was taken).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

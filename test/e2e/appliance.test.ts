@@ -1,4 +1,4 @@
-// Issue 6, "Done when": builds the amd64 appliance image (image-build/build.sh), boots it in qemu
+// The appliance, end to end: builds the amd64 appliance image (image-build/build.sh), boots it in qemu
 // (q35, OVMF, TCG) on a test LAN made of network namespaces (a dnsmasq "home router" gives it
 // its address; lanboot runs in its default proxyDHCP mode), with an empty second disk as the
 // data drive, and checks through the owner-requested root console on COM2:
@@ -244,7 +244,7 @@ test('the appliance image boots read-only, serves lanboot under systemd, survive
   // The PC: BIOS, e1000 with Debian's iPXE ROM, network boot only.
   const pcSerial = path.join(work, 'pc.serial.log');
   const pc = lan.spawn('lan', 'qemu-system-x86_64', [
-    '-machine', 'pc,accel=tcg', // iPXE crashed under KVM here (shared/brief.md)
+    '-machine', 'pc,accel=tcg', // iPXE crashed under KVM on this machine
     '-m', '256',
     '-display', 'none',
     '-monitor', 'none',

@@ -1,8 +1,8 @@
-// iPXE `sanboot` in qemu (TCG, BIOS) runs the MBR code of a lanboot disk (issue 2, "Real
-// initiators"). No real interface: qemu user networking (slirp) gives the guest DHCP, and a
-// guestfwd address inside the guest leads to lanboot's portal on the host's loopback. iPXE comes from
-// Debian's ipxe package as a Linux-kernel-format image (ipxe.lkrn) that SeaBIOS boots with
-// `-kernel`; its script is the `-initrd`, which iPXE runs instead of its default autoboot.
+// iPXE `sanboot` in qemu (TCG, BIOS) runs the MBR code of a lanboot disk. No real interface:
+// qemu user networking (slirp) gives the guest DHCP, and a guestfwd address inside the guest
+// leads to lanboot's portal on the host's loopback. iPXE comes from Debian's ipxe package as
+// a Linux-kernel-format image (ipxe.lkrn) that SeaBIOS boots with `-kernel`; its script is
+// the `-initrd`, which iPXE runs instead of its default autoboot.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';

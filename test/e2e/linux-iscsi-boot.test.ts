@@ -1,4 +1,4 @@
-// Issue 3, "The VM test" (its disk part): a qemu PC (TCG, BIOS or UEFI, the e1000's iPXE ROM)
+// The VM test's disk part: a qemu PC (TCG, BIOS or UEFI, the e1000's iPXE ROM)
 // `sanboot`s a lanboot seat's iSCSI disk. The disk (test/fixtures/linux-disk) holds syslinux, a
 // Debian kernel and an initramfs whose /init logs in to the same disk through the iBFT with
 // open-iscsi's iscsistart, reads the marker at the start of the disk's last MiB, prints it on

@@ -1,4 +1,4 @@
-// Issue 3, "Done when", the VM test, end to end: in network namespaces this test creates, a home
+// The PXE boot of a diskless PC, end to end: in network namespaces this test creates, a home
 // router (dnsmasq, DHCP only) and `lanboot serve` in proxyDHCP mode share a LAN with a qemu PC
 // (TCG, SeaBIOS, e1000 whose option ROM is iPXE). The PC takes its address from the router and
 // its boot file from lanboot, shows up in `lanboot waiting`, is enrolled through the CLI as a
@@ -91,7 +91,7 @@ test('a PXE PC on a LAN with a home router boots its Linux from lanboot: persist
   const startPc = (label: string): { qemu: ChildProcess; serialFile: string } => {
     const serialFile = path.join(work, `${label}.serial.log`);
     const qemu = net.spawn('lan', 'qemu-system-x86_64', [
-      '-machine', 'pc,accel=tcg', // iPXE crashed under KVM here (shared/brief.md)
+      '-machine', 'pc,accel=tcg', // iPXE crashed under KVM on this machine
       '-m', '512',
       '-display', 'none',
       '-monitor', 'none',

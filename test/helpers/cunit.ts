@@ -66,7 +66,7 @@ function decodeEntities(s: string): string {
 }
 
 /**
- * The suites issue 2 requires to pass completely: Read*, Write*, Verify*, ReadCapacity*,
+ * The suites lanboot must pass completely (docs/conformance.md): Read*, Write*, Verify*, ReadCapacity*,
  * Inquiry, TestUnitReady, Mandatory and iSCSI*. The globs are taken literally, so Read* also
  * covers ReadDefectData* and ReadOnly, Write* covers WriteSame*, WriteVerify*, WriteAtomic16.
  */

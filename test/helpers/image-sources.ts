@@ -1,4 +1,4 @@
-// Source disks for the image import tests (helper A, issue 4): a raw GPT disk with known
+// Source disks for the image import tests: a raw GPT disk with known
 // content made by sfdisk, and a minimal ISO 9660 file written by hand (no xorriso here).
 import crypto from 'node:crypto';
 import fs from 'node:fs';

@@ -2,7 +2,7 @@
 // SCSI command helper with R2T / ImmediateData / unsolicited Data-Out, NOP, Logout, and raw
 // byte injection for malformed-input tests.
 //
-// Layers, as the house rules ask:
+// Layers (codec and state machines apart from the socket code, so each is testable alone):
 //   - codec:    encodePdu / PduStreamDecoder / field accessors / text keys / sense  (pure)
 //   - login:    LoginNegotiation (state machine: request in, next request or result out; pure)
 //   - session:  IscsiSession (owns the socket, routes PDUs by ITT)

@@ -1,6 +1,6 @@
 // Running the real Debian tools the tests drive (iscsi-*, qemu-*, tgtd, ...): bounded in time,
 // output collected, every process killed and every temp dir removed when the test ends, also
-// when it fails. A missing tool is a test FAILURE, never a skip (house rule).
+// when it fails. A missing tool is a test FAILURE, never a skip: a skipped test proves nothing.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// The whole network-boot chain through `lanboot serve` itself (issue 3): in network namespaces
+// The whole network-boot chain through `lanboot serve` itself: in network namespaces
 // this test creates, lanboot runs full DHCP on its veth (no router), and a qemu PC (TCG, BIOS,
 // e1000 whose option ROM is iPXE) boots from the LAN. The PC must get lanboot's boot-script URL
 // by DHCP, show up in `lanboot waiting` with its arch from the DHCP step, get enrolled with
@@ -106,7 +106,7 @@ async function lanWithLanboot(t: TestContext, mode: 'full' | 'proxy' = 'full') {
 
 function qemuArgs(mac: string, serialFile: string, nic: string[], extra: string[]): string[] {
   return [
-    '-machine', 'accel=tcg', // iPXE crashed under KVM here (brief)
+    '-machine', 'accel=tcg', // iPXE crashed under KVM on this machine
     '-m', '256',
     '-display', 'none',
     '-serial', `file:${serialFile}`,

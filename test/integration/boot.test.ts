@@ -1,4 +1,4 @@
-// HTTP boot and enrollment with the real supervisor (issue 3, items 3-6): an unknown MAC gets
+// HTTP boot and enrollment with the real supervisor: an unknown MAC gets
 // the enrollment script and shows up in `lanboot waiting`; `lanboot enroll` makes its next
 // fetch a sanboot script whose CHAP secret changes at every fetch (the old one refused by a
 // real initiator, iscsi-inq); a fresh seat's writes are gone after a fetch (qemu-io/qemu-img

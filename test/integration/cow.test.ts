@@ -1,4 +1,4 @@
-// Copy-on-write seen from real initiators (issue 2, "Done when: Copy-on-write"): two seats on
+// Copy-on-write seen from real initiators: two seats on
 // one golden image see their own writes only; the golden file never changes (sha256 before and
 // after); `lanboot client reset` brings the golden data back. lanboot only: tgt has no CoW.
 import assert from 'node:assert/strict';
@@ -126,7 +126,7 @@ test('eight seats on one golden image write and read at the same time, each sees
 });
 
 test('a fresh seat keeps its writes across iSCSI logins (the OS logs in again after iPXE)', { timeout: 300_000 }, async (t) => {
-  // Issue 2: a fresh seat's delta is dropped when the PC fetches its boot script (P2), never
+  // A fresh seat's delta is dropped when the PC fetches its boot script (docs/boot.md), never
   // at an iSCSI login, or the OS would lose what it wrote while iPXE's session was still open.
   requireTools('qemu-img', 'qemu-io');
   const work = await tempDir(t);

@@ -1,4 +1,4 @@
-// Crash durability (issue 2, "Crash"): the real supervisor (`lanboot serve`, one persistent
+// Crash durability: the real supervisor (`lanboot serve`, one persistent
 // seat) takes writes from the test initiator under load: some with FUA, some followed by
 // SYNCHRONIZE CACHE. The test kill -9s the supervisor mid-load, restarts it on the same data
 // dir, and checks that
@@ -307,7 +307,7 @@ async function openAndClear(options: Parameters<typeof IscsiSession.open>[0]): P
   return session;
 }
 
-/** The real supervisor with one persistent seat on the golden image (t2's helper). */
+/** The real supervisor with one persistent seat on the golden image. */
 async function lanbootTarget(t: Cleanup, goldenPath: string): Promise<CrashTarget> {
   const lanboot = await startLanboot(t);
   await importImage(lanboot, goldenPath, 'crash-golden');

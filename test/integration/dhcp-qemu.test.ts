@@ -66,7 +66,7 @@ async function lanWithDhcp(t: TestContext, mode: 'proxy' | 'full' = 'proxy') {
 
 function qemuArgs(mac: string, nic: string[], extra: string[]): string[] {
   return [
-    '-machine', 'accel=tcg', // iPXE crashed under KVM here (brief)
+    '-machine', 'accel=tcg', // iPXE crashed under KVM on this machine
     '-m', '256',
     '-display', 'none',
     '-serial', 'none',

@@ -1,4 +1,4 @@
-// Real Debian initiators against a running lanboot (issue 2, "Real initiators"): qemu-img and
+// Real Debian initiators against a running lanboot: qemu-img and
 // qemu-io (qemu's libiscsi block driver) write a pattern and read it back, iscsi-ls and
 // iscsi-inq see the disk, a wrong CHAP secret and a foreign initiator IQN are refused.
 // LANBOOT_TEST_TARGET=tgt runs the same against tgt (to prove the harness).

@@ -1,4 +1,4 @@
-// Bad input against the iSCSI engine (issue 2, "Bad input"): each case sends hostile bytes on
+// Bad input against the iSCSI engine: each case sends hostile bytes on
 // its own connection and asserts the RFC 7143 answer (Reject reason, sense data, login status,
 // or a dropped connection), that the engine process is still alive, that a well-behaved
 // "witness" session opened before the abuse keeps reading and writing correctly, and that the

@@ -1,4 +1,4 @@
-// mDNS discovery (issue 5): lanboot runs in a network namespace ("box") on a test LAN; an
+// mDNS discovery: lanboot runs in a network namespace ("box") on a test LAN; an
 // independent resolver in another namespace ("phone") finds `lanboot.local` and the web UI's
 // `_http._tcp` service. The resolver is written here (hand-built DNS questions to
 // 224.0.0.251:5353, RFC 6762; answers parsed per RFC 1035 section 4.1, with name compression),

@@ -1,4 +1,4 @@
-// Crash during a maintenance commit (issue 4 "Done when: Crash"): kill -9 of the supervisor
+// Crash during a maintenance commit: kill -9 of the supervisor
 // while the commit is writing the new version, then a restart on the same data dir. The
 // commit is either complete (the version exists, equals golden + delta, the seat is on it)
 // or absent (no version, no partial file, the seat's delta untouched), and the status API

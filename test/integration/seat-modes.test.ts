@@ -1,5 +1,5 @@
 // Seat modes, commit, move, snapshots and quotas with the real supervisor, driven as PCs
-// would over iSCSI (issue 4 "Done when": fresh mode, maintenance commit, quota). One
+// would over iSCSI (fresh mode, maintenance commit, quota). One
 // supervisor on loopback with ephemeral ports; iSCSI through test/helpers/iscsi-wire.ts so
 // the sense data of a refused write can be asserted.
 import assert from 'node:assert/strict';

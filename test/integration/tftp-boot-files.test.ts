@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TftpServer } from '../../src/tftp/server.js';
-import { tftpGet, TftpClientError } from '../../src/tftp/client.js';
+import { tftpGet, TftpClientError } from '../tools/tftp-client.js';
 import { DEBIAN_IPXE_BOOT_FILES, fileMapProvider } from '../../src/tftp/boot-files.js';
 
 const HOST = '127.0.0.1';

@@ -1,5 +1,5 @@
 // The TFTP server against real Debian clients on loopback: tftp-hpa, atftp and curl, plus the
-// project's own codec-based client (src/tftp/client.ts) for windowsize under packet loss.
+// project's own codec-based client (test/tools/tftp-client.ts) for windowsize under packet loss.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TftpServer, type TftpTransferEvent } from '../../src/tftp/server.js';
-import { tftpGet } from '../../src/tftp/client.js';
+import { tftpGet } from '../tools/tftp-client.js';
 
 const HOST = '127.0.0.1';
 const IPXE_BIOS = '/usr/lib/ipxe/undionly.kpxe';
@@ -21,7 +21,7 @@ let server: TftpServer;
 let port = 0;
 const events: TftpTransferEvent[] = [];
 
-/** A missing client is a failed run, never a skipped test (the house rules; CI installs them). */
+/** A missing client is a failed run, never a skipped test (a skip proves nothing; CI installs them). */
 function requireTool(name: string): void {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   assert.equal(found.status, 0, `${name} is not installed: run scripts/install-system-deps.sh`);

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Opcode, TftpErrorCode, parsePacket, serializeAck, serializeError, serializeRequest, type TftpPacket } from '../../src/tftp/codec.js';
 import { TftpServer, type TftpTransferEvent } from '../../src/tftp/server.js';
-import { TftpClientError, tftpGet } from '../../src/tftp/client.js';
+import { TftpClientError, tftpGet } from '../tools/tftp-client.js';
 import { pino } from 'pino';
 
 const HOST = '127.0.0.1';

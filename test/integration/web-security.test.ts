@@ -1,4 +1,4 @@
-// Security of the LAN-facing HTTP port (issue 5): first run, session auth on every page and
+// Security of the LAN-facing HTTP port: first run, session auth on every page and
 // API route (enumerated from the apps, so routes added later are covered automatically), CSRF,
 // the login rate limit, the open boot endpoints revealing nothing about other seats, and
 // hostile input refused, rendered escaped and stored nowhere.

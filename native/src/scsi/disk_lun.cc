@@ -304,7 +304,7 @@ class DiskLun final : public Lun {
       designators.insert(designators.end(), value.begin(), value.end());
     };
     // NAA IEEE Registered (type 3), binary, associated with the logical unit: the one
-    // Windows insists on (brief: 0xF4 bugcheck during setup without it).
+    // Windows insists on (its setup stops with bugcheck 0xF4 without it).
     std::vector<uint8_t> naa(8);
     putBe64(naa.data(), naa_);
     add(0x01, 0x03, naa);

@@ -1,10 +1,10 @@
 // Runs lanboot's TFTP server alone in its own process, for bench/tftp.ts (so the benchmark's
 // clients never share an event loop with the server they measure) and for trying it by hand:
-//   node dist/src/tftp/standalone.js --root DIR [--host 127.0.0.1] [--port 0] [--max-window 64]
+//   node dist/test/tools/tftp-standalone.js --root DIR [--host 127.0.0.1] [--port 0] [--max-window 64]
 // (`lanboot serve` runs the same server inside the supervisor; this is not the product's entry.)
 // Prints one JSON line {"port": N} once listening; stops cleanly on SIGTERM/SIGINT.
 import { parseArgs } from 'node:util';
-import { TftpServer } from './server.js';
+import { TftpServer } from '../../src/tftp/server.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,13 +1,20 @@
-// A small TFTP read client on top of the codec: used by tests (as the windowsize peer next to
-// atftp) and by bench/tftp.ts. Supports blksize, tsize, timeout and windowsize (RFC 7440
+// A small TFTP read client on top of the codec: a test tool, not part of the product. Used by
+// tests (as the windowsize peer next to atftp), by bench/tftp.ts and by bench/pxe-storm.ts (each
+// simulated PC reading from the address it leased). Supports blksize, tsize, timeout and windowsize (RFC 7440
 // receiver side: ACK at the end of each window, and on a gap ACK the last in-order block).
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { Opcode, TftpParseError, parsePacket, serializeAck, serializeError, serializeRequest, type TftpOptionList } from './codec.js';
+import { Opcode, TftpParseError, parsePacket, serializeAck, serializeError, serializeRequest, type TftpOptionList } from '../../src/tftp/codec.js';
 
 export interface TftpGetOptions {
   host: string;
   port: number;
+  /**
+   * Local address to bind the client socket to (default: any, the kernel picks the source).
+   * lanboot limits transfers per client address, so many simulated PCs on one host each read
+   * from their own address.
+   */
+  localAddress?: string;
   filename: string;
   /** Options to request, e.g. [['blksize','1468'],['windowsize','16']]. */
   options?: TftpOptionList;
@@ -179,6 +186,6 @@ export function tftpGet(options: TftpGetOptions): Promise<TftpGetResult> {
         arm();
       }
     });
-    socket.bind(0, () => send(lastSent, options.port));
+    socket.bind(0, options.localAddress, () => send(lastSent, options.port));
   });
 }
