@@ -49,7 +49,13 @@ export interface BootServiceOptions {
   macForAddress?: (address: string) => string | undefined;
   /** Seconds between enrollment polls. */
   pollSeconds?: number;
+  /** 'neighbor' (default): a script for MAC M is served only to an address the kernel's
+   *  neighbor table maps to M (or loopback: the box itself). 'off': to any address, for PCs
+   *  behind a DHCP relay/router, whose requests arrive from another subnet. */
+  scriptOwnerCheck?: ScriptOwnerCheck;
 }
+
+export type ScriptOwnerCheck = 'neighbor' | 'off';
 
 const SCRIPT_HEADERS = {
   'content-type': 'text/plain; charset=utf-8',
@@ -57,7 +63,7 @@ const SCRIPT_HEADERS = {
   'cache-control': 'no-store',
 } as const;
 
-function plainError(c: Context, status: 400 | 404 | 429 | 500 | 503, message: string): Response {
+function plainError(c: Context, status: 400 | 403 | 404 | 429 | 500 | 503, message: string): Response {
   return c.text(`${message}\n`, status, { 'cache-control': 'no-store' });
 }
 
@@ -94,6 +100,8 @@ export class BootService implements SupervisorService {
   private readonly ipxeFileNames: ReadonlySet<string>;
   private readonly lookupMac: (address: string) => string | undefined;
   private readonly pollSeconds: number;
+  private readonly scriptOwnerCheck: ScriptOwnerCheck;
+  private spoofingRefused = 0;
   /** client address -> MACs it introduced to the waiting list. */
   private readonly introducedBy = new Map<string, Set<string>>();
 
@@ -103,6 +111,7 @@ export class BootService implements SupervisorService {
     this.ipxeFileNames = new Set(Object.keys(files));
     this.lookupMac = options.macForAddress ?? ((address) => macForAddress(address));
     this.pollSeconds = options.pollSeconds ?? ENROLL_POLL_SECONDS;
+    this.scriptOwnerCheck = options.scriptOwnerCheck ?? 'neighbor';
   }
 
   mount(ctx: MountContext): void {
@@ -133,7 +142,7 @@ export class BootService implements SupervisorService {
   }
 
   status(): unknown {
-    return { started: this.started, scriptsServed: this.scriptsServed, waiting: this.store?.listWaiting().length ?? 0 };
+    return { started: this.started, scriptsServed: this.scriptsServed, waiting: this.store?.listWaiting().length ?? 0, scriptOwnerCheck: this.scriptOwnerCheck, spoofingRefused: this.spoofingRefused };
   }
 
   /** Records a step; never throws (a full disk must not break a boot). */
@@ -201,6 +210,16 @@ export class BootService implements SupervisorService {
     return true;
   }
 
+  /** Whether `address` may ask for MAC `mac`'s script: the kernel resolved the address to
+   *  that MAC (it did, to answer the TCP handshake), or it is the box itself. */
+  private checkOwner(address: string | undefined, mac: string): { ok: boolean; neighborMac?: string | undefined } {
+    if (this.scriptOwnerCheck === 'off') return { ok: true };
+    if (address === undefined) return { ok: false };
+    if (address === '::1' || (net.isIPv4(address) && address.startsWith('127.'))) return { ok: true };
+    const neighborMac = this.lookupMac(address);
+    return { ok: neighborMac === mac, neighborMac };
+  }
+
   private baseUrl(server: string): string {
     return `http://${hostPort(server, this.httpPort)}`;
   }
@@ -221,6 +240,16 @@ export class BootService implements SupervisorService {
         return plainError(c, 400, (error as Error).message);
       }
       const log = this.log!.child({ mac, client: remoteAddressOf(c) });
+      const claim = this.checkOwner(remoteAddressOf(c), mac);
+      if (!claim.ok) {
+        // A script carries a seat's boot credentials, and a waiting-list entry is a PC's
+        // place in the queue: both go only to the address that owns the MAC. Recorded under
+        // the claimed MAC, so the seat's timeline on the phone shows it.
+        this.spoofingRefused++;
+        log.warn({ neighborMac: claim.neighborMac ?? null }, 'boot script refused: the requesting address does not belong to the MAC it asked for (spoofing?)');
+        this.record({ mac, step: 'spoofing', detail: `refused: ${remoteAddressOf(c) ?? 'unknown address'} is ${claim.neighborMac ?? 'not in the neighbor table'}, not ${mac}` });
+        return plainError(c, 403, 'lanboot: this address does not own that MAC');
+      }
       const seat = this.seats!.findByMac(mac);
       if (seat) {
         // Enrolled some other way (`lanboot client add --mac`) while it waited.
