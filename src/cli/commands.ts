@@ -4,8 +4,8 @@
 import { normalizeMac, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
 import { lanbootVersion } from '../system/version.js';
-import type { StatusView } from '../web/app.js';
-import type { SeatDetails } from '../iscsi/seat-manager.js';
+import type { BootEventView, SeatDetails, StatusView, WaitingPcView } from '../web/views.js';
+import { archName } from '../boot/arch.js';
 import { normalizeEnrollCode } from '../boot/enroll-code.js';
 import { CLIENT_COMMANDS, imageMoveSeats } from './client-commands.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
@@ -71,47 +71,6 @@ async function status(args: string[], io: CliIo): Promise<void> {
 }
 
 // ---- network boot (issue 3): PCs waiting to be enrolled, enrollment, boot timeline, DHCP
-
-interface WaitingPcView {
-  mac: string;
-  code: string;
-  arch: number | null;
-  vendorClass: string | null;
-  firstSeen: string;
-  lastSeen: string;
-}
-
-interface BootEventView {
-  mac: string;
-  arch: number | null;
-  vendorClass: string | null;
-  step: string;
-  detail: string;
-  firstAt: string;
-  lastAt: string;
-  count: number;
-}
-
-/** RFC 4578 section 2.1 architecture numbers people meet on a LAN. */
-function archName(arch: number | null): string {
-  switch (arch) {
-    case null:
-      return '-';
-    case 0:
-      return 'BIOS';
-    case 6:
-      return 'UEFI ia32';
-    case 7:
-    case 9:
-      return 'UEFI x64';
-    case 16:
-      return 'UEFI x64 HTTP';
-    case 11:
-      return 'UEFI arm64';
-    default:
-      return `arch ${arch}`;
-  }
-}
 
 async function waiting(args: string[], io: CliIo): Promise<void> {
   const { values } = parse('waiting', args, COMMON, { min: 0, max: 0, names: '' });

@@ -3,11 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
-import { BLOCK_SIZE } from '../storage/image-store.js';
-import { SNIFF_BYTES, sniffContainer } from '../storage/formats.js';
-import type { ImportJob } from '../storage/import-manager.js';
-import type { UsbDevice } from '../storage/usb.js';
-import type { ImageView } from '../web/api/images.js';
+import { BLOCK_SIZE, SNIFF_BYTES, sniffContainer } from '../storage/formats.js';
+import type { ImageView, ImportJobView, UsbDeviceView } from '../web/views.js';
 import type { ApiClient } from './api-client.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
 import { formatBytes, formatProgress, formatTable } from './format.js';
@@ -21,7 +18,7 @@ function formatSeconds(seconds: number): string {
 }
 
 /** One status line of a running job: "converting 1.2 GiB of 8.0 GiB (15%), 210.0 MiB/s, 32s left". */
-export function formatJobProgress(job: ImportJob): string {
+export function formatJobProgress(job: ImportJobView): string {
   if (job.phase === 'verifying' && job.bytesTotal) {
     return `verifying ${formatBytes(job.bytesVerified)} of ${formatBytes(job.bytesTotal)} (${Math.floor((job.bytesVerified / job.bytesTotal) * 100)}%)`;
   }
@@ -34,7 +31,7 @@ export function formatJobProgress(job: ImportJob): string {
 
 /** Follows a job to its end, drawing progress on stderr when it is a TTY. Ctrl-C cancels
  *  the job on the supervisor (it removes its partial) before exiting. */
-async function followJob(client: ApiClient, job: ImportJob, io: CliIo, label: string): Promise<ImportJob> {
+async function followJob(client: ApiClient, job: ImportJobView, io: CliIo, label: string): Promise<ImportJobView> {
   const showProgress = io.stderr.isTTY === true;
   let cancelled = false;
   const onSigint = () => {
@@ -45,11 +42,11 @@ async function followJob(client: ApiClient, job: ImportJob, io: CliIo, label: st
   try {
     while (current.state === 'running') {
       if (cancelled) {
-        current = await client.call<ImportJob>('DELETE', `/api/v1/imports/${job.id}`).catch(() => current);
+        current = await client.call<ImportJobView>('DELETE', `/api/v1/imports/${job.id}`).catch(() => current);
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      current = await client.call<ImportJob>('GET', `/api/v1/imports/${job.id}`);
+      current = await client.call<ImportJobView>('GET', `/api/v1/imports/${job.id}`);
       if (showProgress && current.state === 'running') io.stderr.write(`\r${label}: ${formatJobProgress(current)}\x1b[K`);
     }
   } finally {
@@ -68,7 +65,7 @@ async function followJob(client: ApiClient, job: ImportJob, io: CliIo, label: st
   return current;
 }
 
-async function printImported(client: ApiClient, job: ImportJob, io: CliIo, json: boolean | undefined): Promise<void> {
+async function printImported(client: ApiClient, job: ImportJobView, io: CliIo, json: boolean | undefined): Promise<void> {
   const view = await client.call<ImageView>('GET', `/api/v1/images/${job.image}`);
   if (job.isoFile) {
     const iso = view.isos.find((i) => i.fileName === job.isoFile);
@@ -108,7 +105,7 @@ async function imageImport(args: string[], io: CliIo): Promise<void> {
   }
   const client = clientFor(values, io);
   const isoName = values['iso-name'];
-  const job = await client.call<ImportJob>('POST', '/api/v1/imports', { json: { image: name, path: file, ...(isoName ? { isoName } : {}) } });
+  const job = await client.call<ImportJobView>('POST', '/api/v1/imports', { json: { image: name, path: file, ...(isoName ? { isoName } : {}) } });
   const done = await followJob(client, job, io, `importing ${name}`);
   await printImported(client, done, io, values.json);
 }
@@ -189,7 +186,7 @@ async function imageImports(args: string[], io: CliIo): Promise<void> {
   const { values } = parse('image imports', args, { ...COMMON, limit: { type: 'string' } }, { min: 0, max: 0, names: '' });
   const limit = values.limit ?? '20';
   if (!/^\d{1,3}$/.test(limit)) throw new LanbootError('LANBOOT_INVALID_INPUT', 'image imports: --limit: expected a number');
-  const jobs = await clientFor(values, io).call<ImportJob[]>('GET', `/api/v1/imports?limit=${limit}`);
+  const jobs = await clientFor(values, io).call<ImportJobView[]>('GET', `/api/v1/imports?limit=${limit}`);
   if (values.json) return printJson(io, jobs);
   if (jobs.length === 0) {
     io.stdout.write('no imports yet\n');
@@ -208,7 +205,7 @@ async function imageImports(args: string[], io: CliIo): Promise<void> {
 
 async function usbList(args: string[], io: CliIo): Promise<void> {
   const { values } = parse('usb list', args, COMMON, { min: 0, max: 0, names: '' });
-  const devices = await clientFor(values, io).call<UsbDevice[]>('GET', '/api/v1/usb');
+  const devices = await clientFor(values, io).call<UsbDeviceView[]>('GET', '/api/v1/usb');
   if (values.json) return printJson(io, devices);
   if (devices.length === 0) {
     io.stdout.write('no USB sticks\n');
@@ -228,7 +225,7 @@ async function usbImport(args: string[], io: CliIo): Promise<void> {
   const { values, positionals } = parse('usb import', args, { ...COMMON, name: { type: 'string' } }, { min: 2, max: 2, names: 'DEVICE FILE' });
   const name = validateName(requireFlag('usb import', values.name, '--name'), 'image');
   const client = clientFor(values, io);
-  const job = await client.call<ImportJob>('POST', '/api/v1/imports', { json: { image: name, usb: { device: positionals[0], file: positionals[1] } } });
+  const job = await client.call<ImportJobView>('POST', '/api/v1/imports', { json: { image: name, usb: { device: positionals[0], file: positionals[1] } } });
   const done = await followJob(client, job, io, `importing ${name} from ${positionals[0]}`);
   await printImported(client, done, io, values.json);
 }

@@ -14,7 +14,10 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { LanbootError } from '../log/errors.js';
 import { loadNative } from '../native/index.js';
-import { BLOCK_SIZE } from './image-store.js';
+
+/** iSCSI serves 512-byte logical blocks (BIOS INT13 needs them): a golden file must be a
+ *  whole number of them. */
+export const BLOCK_SIZE = 512;
 
 export type DiskFormat = 'raw' | 'qcow2' | 'vpc' | 'vhdx' | 'vmdk';
 export type SourceFormat = DiskFormat | 'iso';

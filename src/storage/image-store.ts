@@ -10,11 +10,7 @@ import { LanbootError } from '../log/errors.js';
 import { validateName } from '../config/names.js';
 import type { ImageRepository, ImageRow, ImageVersionRow, IsoRow } from '../db/images.js';
 import type { DataLayout } from './layout.js';
-import { sha256OfFile } from './formats.js';
-
-/** iSCSI serves 512-byte logical blocks (BIOS INT13 needs them): a golden file must be a
- *  whole number of them. */
-export const BLOCK_SIZE = 512;
+import { BLOCK_SIZE, sha256OfFile } from './formats.js';
 
 const PARTIAL_SUFFIX = '.partial';
 /** ISO 9660 files live in DATA/images/<name>/iso/ (see docs/images.md). */

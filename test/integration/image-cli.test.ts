@@ -12,7 +12,7 @@ import { addSeat, startLanboot } from '../helpers/supervisor.js';
 import { describeRun, repoRoot, requireTools, runTool, tempDir, waitFor } from '../helpers/tools.js';
 import { makeSourceDisk } from '../helpers/image-sources.js';
 import type { ImportJob } from '../../src/storage/import-manager.js';
-import type { ImageView } from '../../src/web/api/images.js';
+import type { ImageView } from '../../src/web/views.js';
 
 requireTools('qemu-img', 'sfdisk');
 

@@ -16,7 +16,7 @@ import { describeRun, repoRoot, requireTools, runTool, tempDir, waitFor } from '
 import { makeSourceDisk } from '../helpers/image-sources.js';
 import type { ImportJob } from '../../src/storage/import-manager.js';
 import type { UsbDevice } from '../../src/storage/usb.js';
-import type { ImageView } from '../../src/web/api/images.js';
+import type { ImageView } from '../../src/web/views.js';
 
 requireTools('qemu-img', 'sfdisk', 'losetup', 'mkfs.ext4', 'mount', 'umount');
 

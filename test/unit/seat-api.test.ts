@@ -71,3 +71,28 @@ test('seat routes refuse bad input with a clear message and change nothing', asy
   const seats = JSON.parse((await f.cli(['client', 'list', '--json'])).stdout) as { name: string }[];
   assert.deepEqual(seats.map((s) => s.name), ['pc'], 'nothing was added');
 });
+
+test('/api/v1/seats is the seat routes\' name; /api/v1/clients answers the same', async (t) => {
+  const f = await startFixture(t);
+  const image = path.join(f.dataDir, 'golden.raw');
+  fs.writeFileSync(image, Buffer.alloc(1024 * 1024, 7));
+  assert.equal((await f.cli(['image', 'import', image, '--name', 'base'])).code, 0);
+  assert.equal((await f.cli(['client', 'add', '--name', 'pc', '--image', 'base'])).code, 0);
+  const socket = path.join(f.dataDir, 'lanboot.sock');
+  for (const base of ['/api/v1/seats', '/api/v1/clients']) {
+    const list = await request(socket, 'GET', base);
+    assert.equal(list.status, 200, base);
+    assert.deepEqual((list.json as unknown as { name: string }[]).map((s) => s.name), ['pc'], base);
+    const one = await request(socket, 'GET', `${base}/pc`);
+    assert.equal(one.status, 200, `${base}/pc`);
+    assert.equal((one.json as unknown as { name: string; image: string }).image, 'base');
+    const bad = await request(socket, 'POST', `${base}/pc/mode`, '{"mode":"frozen"}');
+    assert.equal(bad.status, 400, `${base}/pc/mode`);
+    assert.equal((await request(socket, 'GET', `${base}/ghost`)).status, 404, `${base}/ghost`);
+  }
+  // Added through the canonical name, visible through the alias.
+  const added = await request(socket, 'POST', '/api/v1/seats', '{"name":"pc2","image":"base"}');
+  assert.equal(added.status, 201, JSON.stringify(added.json));
+  const viaAlias = await request(socket, 'GET', '/api/v1/clients/pc2');
+  assert.equal(viaAlias.status, 200);
+});

@@ -3,43 +3,15 @@
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Hono } from 'hono';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
 import { validateName } from '../../config/names.js';
 import type { ImageRepository, ImageVersionRow, IsoRow } from '../../db/images.js';
 import { LanbootError } from '../../log/errors.js';
 import { SNIFF_BYTES, checkRawDisk, sniffContainer } from '../../storage/formats.js';
-import type { AppContext, RouteTools } from '../app.js';
-import { readJsonObject } from '../app.js';
-
-export interface VersionView {
-  number: number;
-  sizeBytes: number;
-  sha256: string;
-  createdAt: string;
-  path: string;
-  source: string | null;
-  current: boolean;
-  /** Names of the seats whose disk is this version. */
-  seats: string[];
-}
-
-export interface IsoView {
-  fileName: string;
-  sizeBytes: number;
-  sha256: string;
-  source: string | null;
-  createdAt: string;
-  path: string;
-}
-
-export interface ImageView {
-  name: string;
-  latestVersion: number;
-  /** The version new seats start on and resets move seats to (0 = none, ISO files only). */
-  currentVersion: number;
-  versions: VersionView[];
-  isos: IsoView[];
-}
+import type { AppContext } from '../context.js';
+import { jsonBodyLimit, readJsonObject } from '../json.js';
+import type { ImageView, IsoView, VersionView } from '../views.js';
 
 function versionView(v: ImageVersionRow, current: number, seats: string[]): VersionView {
   return { number: v.number, sizeBytes: v.sizeBytes, sha256: v.sha256, createdAt: v.createdAt, path: v.filePath, source: v.source, current: v.number === current, seats };
@@ -95,7 +67,8 @@ async function* replay(chunks: Uint8Array[], rest: AsyncIterator<Uint8Array>): A
   }
 }
 
-export function mountImageRoutes(app: Hono, ctx: AppContext, { log, jsonLimit }: RouteTools): void {
+export function imageRoutes(ctx: AppContext, log: Logger): Hono {
+  const app = new Hono();
   const findView = (raw: string) => {
     const name = validateName(raw, 'image', 'image');
     const view = listImages(ctx.images).find((i) => i.name === name);
@@ -103,15 +76,15 @@ export function mountImageRoutes(app: Hono, ctx: AppContext, { log, jsonLimit }:
     return view;
   };
 
-  app.get('/api/v1/images', (c) => c.json(listImages(ctx.images)));
+  app.get('/', (c) => c.json(listImages(ctx.images)));
 
-  app.get('/api/v1/images/:name', (c) => c.json(findView(c.req.param('name'))));
+  app.get('/:name', (c) => c.json(findView(c.req.param('name'))));
 
   // A new version from a disk image in the request body (application/octet-stream), streamed
   // to disk, never held in memory. Raw data goes straight into the version file; any other
   // format (qcow2, VHD, VHDX, VMDK, ISO) is staged under DATA/staging and imported as a job
   // (converted and verified). Answers when the version is published.
-  app.post('/api/v1/images/:name/versions', async (c) => {
+  app.post('/:name/versions', async (c) => {
     const name = validateName(c.req.param('name'), 'image', 'name');
     const lengthHeader = c.req.header('content-length');
     let expectedBytes: number | undefined;
@@ -170,7 +143,7 @@ export function mountImageRoutes(app: Hono, ctx: AppContext, { log, jsonLimit }:
     return c.json({ name, ...version }, 201);
   });
 
-  app.post('/api/v1/images/:name/rollback', jsonLimit, async (c) => {
+  app.post('/:name/rollback', jsonBodyLimit, async (c) => {
     const name = validateName(c.req.param('name'), 'image', 'image');
     const body = await readJsonObject(c);
     const version = ctx.imageStore.rollback(name, parseVersion(body['version']));
@@ -178,17 +151,18 @@ export function mountImageRoutes(app: Hono, ctx: AppContext, { log, jsonLimit }:
     return c.json(findView(name));
   });
 
-  app.delete('/api/v1/images/:name/versions/:number', async (c) => {
+  app.delete('/:name/versions/:number', async (c) => {
     const name = validateName(c.req.param('name'), 'image', 'image');
     const removed = await ctx.imageStore.deleteVersion(name, parseVersion(c.req.param('number')));
     log.info({ image: name, version: removed.number }, 'image version deleted');
     return c.json({ name, deleted: [removed.number] });
   });
 
-  app.post('/api/v1/images/:name/prune', async (c) => {
+  app.post('/:name/prune', async (c) => {
     const name = validateName(c.req.param('name'), 'image', 'image');
     const removed = await ctx.imageStore.prune(name);
     log.info({ image: name, versions: removed.map((v) => v.number) }, 'image pruned');
     return c.json({ name, deleted: removed.map((v) => v.number), freedBytes: removed.reduce((sum, v) => sum + v.sizeBytes, 0) });
   });
+  return app;
 }

@@ -1,29 +1,31 @@
 // /api/v1/imports: image import jobs (a file on this box or on a USB stick) with progress
 // and history. Importing from a path is for the local API only (the CLI on the box): a LAN
 // session must not read arbitrary files of the box.
-import type { Hono } from 'hono';
+import { Hono } from 'hono';
 import { LanbootError } from '../../log/errors.js';
-import { apiOriginOf, readJsonObject, type AppContext, type RouteTools } from '../app.js';
+import { apiOriginOf, type AppContext } from '../context.js';
+import { jsonBodyLimit, readJsonObject } from '../json.js';
 
 function parseId(text: string): number {
   if (!/^[1-9]\d{0,15}$/.test(text)) throw new LanbootError('LANBOOT_INVALID_INPUT', `import id '${text.slice(0, 20)}': expected a positive number`);
   return Number(text);
 }
 
-export function mountImportRoutes(app: Hono, ctx: AppContext, { jsonLimit }: RouteTools): void {
-  app.get('/api/v1/imports', (c) => {
+export function importRoutes(ctx: AppContext): Hono {
+  const app = new Hono();
+  app.get('/', (c) => {
     const limitText = c.req.query('limit') ?? '50';
     if (!/^\d{1,4}$/.test(limitText)) throw new LanbootError('LANBOOT_INVALID_INPUT', 'limit: expected a number');
     const image = c.req.query('image');
     return c.json(ctx.imports.list(Number(limitText), image));
   });
 
-  app.get('/api/v1/imports/:id', (c) => c.json(ctx.imports.get(parseId(c.req.param('id')))));
+  app.get('/:id', (c) => c.json(ctx.imports.get(parseId(c.req.param('id')))));
 
-  app.delete('/api/v1/imports/:id', async (c) => c.json(await ctx.imports.cancel(parseId(c.req.param('id')))));
+  app.delete('/:id', async (c) => c.json(await ctx.imports.cancel(parseId(c.req.param('id')))));
 
   // { image, path } or { image, usb: { device, file } }; answers 202 with the job.
-  app.post('/api/v1/imports', jsonLimit, async (c) => {
+  app.post('/', jsonBodyLimit, async (c) => {
     const body = await readJsonObject(c);
     const image = body['image'];
     if (typeof image !== 'string') throw new LanbootError('LANBOOT_INVALID_INPUT', 'image: expected the image name');
@@ -41,4 +43,5 @@ export function mountImportRoutes(app: Hono, ctx: AppContext, { jsonLimit }: Rou
     if (isoName !== undefined && typeof isoName !== 'string') throw new LanbootError('LANBOOT_INVALID_INPUT', 'isoName: expected a file name ending in .iso');
     return c.json(await ctx.imports.start({ image, path: file, ...(isoName !== undefined ? { isoName } : {}) }), 202);
   });
+  return app;
 }

@@ -81,17 +81,6 @@ export function formatBytes(bytes: number | null | undefined): string {
   return `${value >= 100 || unit === 0 || Number.isInteger(value) ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
 }
 
-/** RFC 4578 section 2.1 client architecture -> what the user calls it. */
-export function archName(arch: number | null | undefined): string {
-  if (arch === null || arch === undefined) return 'unknown';
-  if (arch === 0) return 'BIOS';
-  if (arch === 6) return 'UEFI x86';
-  if (arch === 7 || arch === 9) return 'UEFI x64';
-  if (arch === 16) return 'UEFI HTTP';
-  if (arch === 11) return 'UEFI ARM64';
-  return `arch ${arch}`;
-}
-
 export function timeAgo(iso: string | undefined, now = Date.now()): string {
   if (!iso) return '–';
   const ms = now - Date.parse(iso);
