@@ -1,7 +1,7 @@
 // `lanboot client ...`: seats (one PC's disk each).
 import { normalizeMac, validateIqn, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
-import type { CommitResult, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../iscsi/seat-manager.js';
+import type { CommitResult, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../seats/index.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
 import { formatBytes, formatProgress, formatTable } from './format.js';
 

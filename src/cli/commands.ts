@@ -5,7 +5,7 @@ import { normalizeMac, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
 import { lanbootVersion } from '../system/version.js';
 import type { StatusView } from '../web/app.js';
-import type { SeatDetails } from '../iscsi/seat-manager.js';
+import type { SeatDetails } from '../seats/index.js';
 import { normalizeEnrollCode } from '../boot/enroll-code.js';
 import { CLIENT_COMMANDS, imageMoveSeats } from './client-commands.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';

@@ -19,7 +19,7 @@ import type { ImportManager } from '../storage/import-manager.js';
 import type { UsbWatcher } from '../storage/usb.js';
 import type { MiddlewareHandler } from 'hono';
 import type { ImageStore } from '../storage/image-store.js';
-import type { SeatManager } from '../iscsi/seat-manager.js';
+import type { SeatManager } from '../seats/index.js';
 import type { Db } from '../db/database.js';
 import { isLanHost, WebAuth } from './auth/web-auth.js';
 import { mountUi } from './ui/routes.js';
@@ -39,7 +39,7 @@ export interface StatusView {
   /** Per plugged-in service (DHCP, TFTP, ...): what it reports. */
   services: Record<string, unknown>;
   /** Things the user should act on: a seat near/at its quota, the data disk low, an
-   *  interrupted or failed commit (src/iscsi/seat-manager.ts SpaceWarning). */
+   *  interrupted or failed commit (src/seats/views.ts SpaceWarning). */
   warnings?: { code: string; message: string; seat?: string }[];
 }
 

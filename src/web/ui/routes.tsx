@@ -67,7 +67,7 @@ interface SeatSession {
   bytesWritten: number;
 }
 
-/** GET /api/v1/clients/:name (src/iscsi/seat-manager.ts SeatDetails; the fields shown). */
+/** GET /api/v1/clients/:name (src/seats/views.ts SeatDetails; the fields shown). */
 interface SeatDetails {
   name: string;
   image: string;
