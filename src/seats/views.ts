@@ -150,9 +150,8 @@ export function seatSummaries(ctx: SeatContext): SeatSummary[] {
 }
 
 export function seatDetails(ctx: SeatContext, seat: SeatRow): SeatDetails {
-  let deltaBytes: number | null = null;
+  const deltaBytes = deltaBytesOf(ctx, seat);
   let sessions: SeatDetails['sessions'] = [];
-  deltaBytes = deltaBytesOf(ctx, seat);
   try {
     sessions = ctx.engine
       .sessions()
