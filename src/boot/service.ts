@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { normalizeMac, quoteInput, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
 import { errorFields } from '../log/logger.js';
-import type { SeatManager } from '../iscsi/seat-manager.js';
+import { parseAddSeatRequest, type SeatManager } from '../seats/index.js';
 import type { MountContext, StartContext, SupervisorService } from '../supervisor/service.js';
 import type { PxeRequestEvent } from '../dhcp/events.js';
 import type { TftpTransferEvent } from '../tftp/server.js';
@@ -361,7 +361,7 @@ export class BootService implements SupervisorService {
         // 404 here rather than through httpStatusFor: the code is this module's own.
         return c.json({ error: { code: 'LANBOOT_ENROLL_CODE_NOT_FOUND', message: `no PC is waiting with code ${code} (see \`lanboot waiting\`)` } }, 404);
       }
-      const seat = this.seats!.add({ name, image, mac: waiting.mac, mode });
+      const seat = this.seats!.add(parseAddSeatRequest({ name, image, mac: waiting.mac, mode }));
       this.store!.removeWaiting(waiting.mac);
       this.record({ mac: waiting.mac, step: 'enrolled', detail: `seat ${seat.name} on ${seat.image} v${seat.version} (${seat.mode})` });
       this.log!.info({ mac: waiting.mac, code, seat: seat.name, image: seat.image, mode: seat.mode }, 'PC enrolled');

@@ -27,7 +27,7 @@ export type LanbootErrorCode =
   | 'LANBOOT_ALREADY_SET_UP'
   | 'LANBOOT_CSRF_REJECTED'
   | 'LANBOOT_RATE_LIMITED'
-  // Seats (src/iscsi/seat-manager.ts)
+  // Seats (src/seats/)
   | 'LANBOOT_SEAT_BUSY'
   | 'LANBOOT_SEAT_CONFLICT'
   | 'LANBOOT_SNAPSHOT_NOT_FOUND'

@@ -84,6 +84,10 @@ export interface IscsiEngine {
   close(): void;
 }
 
+/** Builds the engine with its event handler. The supervisor takes one so tests can run the
+ *  control plane with a stand-in where the addon is not built. */
+export type EngineFactory = (onEvent: (event: EngineEvent) => void) => IscsiEngine;
+
 /** A seat's disk as the store sees it, for exportDisk. */
 export interface DiskSpec {
   goldenPath: string;

@@ -6,7 +6,7 @@ import type { LanbootConfig } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import type { ImageRepository } from '../db/images.js';
 import type { SeatRepository } from '../db/seats.js';
-import type { SeatManager } from '../iscsi/seat-manager.js';
+import type { SeatManager } from '../seats/index.js';
 import type { ImageStore } from '../storage/image-store.js';
 import type { DataLayout } from '../storage/layout.js';
 import type { ImportManager } from '../storage/import-manager.js';

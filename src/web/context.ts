@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import type { ImageRepository } from '../db/images.js';
-import type { SeatManager } from '../iscsi/seat-manager.js';
+import type { SeatManager } from '../seats/index.js';
 import type { ImageStore } from '../storage/image-store.js';
 import type { ImportManager } from '../storage/import-manager.js';
 import type { UsbWatcher } from '../storage/usb.js';

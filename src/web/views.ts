@@ -3,7 +3,7 @@
 // that a part of the supervisor owns (seats, import jobs, USB sticks, boot steps) are defined
 // next to the code that builds them and only named here.
 export type { BootEvent as BootEventView, WaitingPc as WaitingPcView } from '../boot/boot-store.js';
-export type { CommitResult, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../iscsi/seat-manager.js';
+export type { CommitResult, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../seats/index.js';
 export type { ImportJob as ImportJobView } from '../storage/import-manager.js';
 export type { UsbDevice as UsbDeviceView } from '../storage/usb.js';
 
@@ -23,7 +23,7 @@ export interface StatusView {
   /** Per plugged-in service (DHCP, TFTP, ...): what it reports. */
   services: Record<string, unknown>;
   /** Things the user should act on: a seat near/at its quota, the data disk low, an
-   *  interrupted or failed commit (src/iscsi/seat-manager.ts SpaceWarning). */
+   *  interrupted or failed commit (src/seats/views.ts SpaceWarning). */
   warnings?: { code: string; message: string; seat?: string }[];
 }
 

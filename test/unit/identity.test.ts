@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CHAP_SECRET_LENGTH, generateChapSecret, initiatorIqnFor, naaFor, serialFor, targetIqnFor } from '../../src/iscsi/identity.js';
+import { CHAP_SECRET_LENGTH, generateChapSecret, initiatorIqnFor, naaFor, serialFor, targetIqnFor } from '../../src/seats/identity.js';
 import { validateIqn } from '../../src/config/names.js';
 
 test('IQNs per seat are valid iSCSI names', () => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { SeatManager } from '../../src/iscsi/seat-manager.js';
+import { parseAddSeatRequest, SeatManager } from '../../src/seats/index.js';
 import { LanbootError } from '../../src/log/errors.js';
 import { RecordingEngine } from './support/recording-engine.js';
 import { openTestStore } from './support/test-store.js';
@@ -22,8 +22,8 @@ async function setup(t: { after(fn: () => void): void }) {
 
 test('prepareForBoot: a fresh seat is reset and gets a new CHAP secret; a persistent one keeps its delta', async (t) => {
   const { manager, engine } = await setup(t);
-  const fresh = manager.add({ name: 'cafe-1', image: 'base', mode: 'fresh', mac: 'AA-BB-CC-00-00-01', mutualChap: true });
-  const persistent = manager.add({ name: 'lab-1', image: 'base', mode: 'persistent' });
+  const fresh = manager.add(parseAddSeatRequest({ name: 'cafe-1', image: 'base', mode: 'fresh', mac: 'AA-BB-CC-00-00-01', mutualChap: true }));
+  const persistent = manager.add(parseAddSeatRequest({ name: 'lab-1', image: 'base', mode: 'persistent' }));
   const bootFresh = manager.prepareForBoot('cafe-1');
   assert.deepEqual(engine.resets, [fresh.targetIqn]);
   assert.notEqual(bootFresh.chap!.secret, fresh.chap!.secret);
@@ -41,19 +41,19 @@ test('prepareForBoot: a fresh seat is reset and gets a new CHAP secret; a persis
 
 test('a seat without CHAP keeps none; unknown seats are reported', async (t) => {
   const { manager, engine } = await setup(t);
-  const open = manager.add({ name: 'open', image: 'base', chap: false, mode: 'persistent' });
+  const open = manager.add(parseAddSeatRequest({ name: 'open', image: 'base', chap: false, mode: 'persistent' }));
   assert.equal(manager.prepareForBoot('open').chap, null);
   assert.equal(engine.targets.get(open.targetIqn)!.chap, undefined);
   assert.throws(() => manager.prepareForBoot('ghost'), (e: unknown) => e instanceof LanbootError && e.code === 'LANBOOT_SEAT_NOT_FOUND');
-  assert.throws(() => manager.add({ name: 'x', image: 'base', chap: 'yes' }), /chap: expected true or false/);
-  assert.throws(() => manager.add({ name: 'x', image: 'base', chap: false, mutualChap: true }), /mutual CHAP needs CHAP/);
-  assert.throws(() => manager.add({ name: 'x', image: 'base', initiators: 'iqn.2026-11.a.b' }), /initiators: expected a list/);
-  assert.throws(() => manager.add({ name: 'x', image: 'base', initiators: Array.from({ length: 17 }, (_, i) => `iqn.2026-11.a.b:${i}`) }), /at most 16/);
+  assert.throws(() => manager.add(parseAddSeatRequest({ name: 'x', image: 'base', chap: 'yes' })), /chap: expected true or false/);
+  assert.throws(() => manager.add(parseAddSeatRequest({ name: 'x', image: 'base', chap: false, mutualChap: true })), /mutual CHAP needs CHAP/);
+  assert.throws(() => manager.add(parseAddSeatRequest({ name: 'x', image: 'base', initiators: 'iqn.2026-11.a.b' })), /initiators: expected a list/);
+  assert.throws(() => manager.add(parseAddSeatRequest({ name: 'x', image: 'base', initiators: Array.from({ length: 17 }, (_, i) => `iqn.2026-11.a.b:${i}`) })), /at most 16/);
 });
 
 test('reset without a newer version keeps the version and only drops the delta', async (t) => {
   const { manager, engine, store, bytes, layout } = await setup(t);
-  const seat = manager.add({ name: 'pc', image: 'base' });
+  const seat = manager.add(parseAddSeatRequest({ name: 'pc', image: 'base' }));
   const setTargetsBefore = engine.calls.filter((c) => c.method === 'setTarget').length;
   assert.equal(manager.reset('pc').version, 1);
   assert.equal(engine.calls.filter((c) => c.method === 'setTarget').length, setTargetsBefore, 'backing unchanged');
@@ -71,7 +71,7 @@ test('reset without a newer version keeps the version and only drops the delta',
 
 test('reset to a new version that the engine refuses puts the seat back on its old version', async (t) => {
   const { manager, engine, store, bytes, layout } = await setup(t);
-  const seat = manager.add({ name: 'pc', image: 'base' });
+  const seat = manager.add(parseAddSeatRequest({ name: 'pc', image: 'base' }));
   await store.importVersion('base', bytes(8192));
   engine.failNextSetTarget = 'cannot open golden';
   assert.throws(() => manager.reset('pc'), /seat pc: reset failed: cannot open golden/);
@@ -81,8 +81,8 @@ test('reset to a new version that the engine refuses puts the seat back on its o
 
 test('registerAll skips a seat the engine refuses and registers the rest', async (t) => {
   const { manager, engine } = await setup(t);
-  manager.add({ name: 'a', image: 'base' });
-  manager.add({ name: 'b', image: 'base' });
+  manager.add(parseAddSeatRequest({ name: 'a', image: 'base' }));
+  manager.add(parseAddSeatRequest({ name: 'b', image: 'base' }));
   engine.targets.clear();
   engine.failNextSetTarget = 'bad golden';
   assert.deepEqual(manager.registerAll(), { registered: 1, failed: 1 });
@@ -91,7 +91,7 @@ test('registerAll skips a seat the engine refuses and registers the rest', async
 
 test('a seat the engine does not know (registration failed) can still be removed', async (t) => {
   const { manager, engine, layout } = await setup(t);
-  const seat = manager.add({ name: 'broken', image: 'base' });
+  const seat = manager.add(parseAddSeatRequest({ name: 'broken', image: 'base' }));
   engine.targets.clear(); // as after a failed registerAll
   const realRemove = engine.removeTarget.bind(engine);
   engine.removeTarget = (iqn: string) => {
@@ -106,9 +106,9 @@ test('a seat the engine does not know (registration failed) can still be removed
 
 test('sessions are totalled per target: counts in list(), bytes read + written in sessionBytes()', async (t) => {
   const { manager, engine } = await setup(t);
-  const two = manager.add({ name: 'two', image: 'base' });
-  const one = manager.add({ name: 'one', image: 'base' });
-  manager.add({ name: 'idle', image: 'base' });
+  const two = manager.add(parseAddSeatRequest({ name: 'two', image: 'base' }));
+  const one = manager.add(parseAddSeatRequest({ name: 'one', image: 'base' }));
+  manager.add(parseAddSeatRequest({ name: 'idle', image: 'base' }));
   const session = (targetIqn: string, bytesRead: number, bytesWritten: number) => ({
     targetIqn,
     initiatorIqn: 'iqn.2026-11.test:pc',

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { parseSize } from '../../src/config/names.js';
-import { SeatManager } from '../../src/iscsi/seat-manager.js';
+import { parseAddSeatRequest, parseQuota, SeatManager } from '../../src/seats/index.js';
 import { RecordingEngine } from './support/recording-engine.js';
 import { openTestStore } from './support/test-store.js';
 
@@ -53,18 +53,18 @@ test('sizes: units, rounding to 512-byte blocks, limits and hostile input', () =
 
 test('install seats: a blank disk of the asked size; modes switch by the rules', async (t) => {
   const { manager, engine } = await setup(t);
-  const inst = manager.add({ name: 'inst', mode: 'install', size: '1G' });
+  const inst = manager.add(parseAddSeatRequest({ name: 'inst', mode: 'install', size: '1G' }));
   assert.deepEqual([inst.image, inst.version, inst.diskBytes, inst.latestVersion], [null, null, 2 ** 30, null]);
   const config = engine.targets.get(inst.targetIqn)!;
   assert.deepEqual([config.goldenPath, config.sizeBytes], ['', 2 ** 30]);
-  assert.throws(() => manager.add({ name: 'inst2', mode: 'install' }), /size: an install seat needs/);
-  assert.throws(() => manager.add({ name: 'inst2', mode: 'install', size: '1G', image: 'base' }), /blank disk/);
-  assert.throws(() => manager.add({ name: 'pc', image: 'base', size: '1G' }), /only an install seat has a size/);
+  assert.throws(() => manager.add(parseAddSeatRequest({ name: 'inst2', mode: 'install' })), /size: an install seat needs/);
+  assert.throws(() => manager.add(parseAddSeatRequest({ name: 'inst2', mode: 'install', size: '1G', image: 'base' })), /blank disk/);
+  assert.throws(() => manager.add(parseAddSeatRequest({ name: 'pc', image: 'base', size: '1G' })), /only an install seat has a size/);
   assert.throws(() => manager.setMode('inst', 'persistent'), (e: Error & { code?: string }) => e.code === 'LANBOOT_SEAT_CONFLICT' && /commit/.test(e.message));
-  manager.add({ name: 'pc', image: 'base', mode: 'persistent' });
+  manager.add(parseAddSeatRequest({ name: 'pc', image: 'base', mode: 'persistent' }));
   assert.throws(() => manager.setMode('pc', 'install'), /install mode needs a blank disk/);
   assert.equal(manager.setMode('pc', 'maintenance').mode, 'maintenance');
-  manager.add({ name: 'pc2', image: 'base' });
+  manager.add(parseAddSeatRequest({ name: 'pc2', image: 'base' }));
   assert.throws(() => manager.setMode('pc2', 'maintenance'), /already has a maintenance seat \(pc\)/);
   assert.equal(manager.setMode('pc', 'fresh').mode, 'fresh');
   assert.equal(manager.setMode('pc2', 'maintenance').mode, 'maintenance', 'free again once pc left maintenance');
@@ -76,10 +76,10 @@ test('install seats: a blank disk of the asked size; modes switch by the rules',
 
 test('space warnings: quota near, seat full, data disk low; each logged once per crossing', async (t) => {
   const { manager, engine, logs } = await setup(t, { diskLowRatio: 1, diskLowBytes: Number.MAX_SAFE_INTEGER });
-  const seat = manager.add({ name: 'a', image: 'base', mode: 'persistent', quota: '10M' });
+  const seat = manager.add(parseAddSeatRequest({ name: 'a', image: 'base', mode: 'persistent', quota: '10M' }));
   assert.equal(seat.quotaBytes, 10 * 2 ** 20);
   assert.equal(engine.targets.get(seat.targetIqn)!.quotaBytes, 10 * 2 ** 20, 'the engine enforces it');
-  manager.add({ name: 'b', image: 'base' });
+  manager.add(parseAddSeatRequest({ name: 'b', image: 'base' }));
 
   engine.sizes.set(seat.targetIqn, 9.5 * 2 ** 20);
   for (let i = 0; i < 3; i++) {
@@ -107,10 +107,10 @@ test('space warnings: quota near, seat full, data disk low; each logged once per
   assert.ok(report.dataDisk.totalBytes > 0);
 
   // Raising the quota clears both seat warnings; the clearing is logged.
-  manager.setQuota('a', '20M');
+  manager.setQuota('a', parseQuota('20M'));
   assert.deepEqual(manager.warnings().map((w) => w.code), ['DATA_DISK_LOW']);
   assert.ok(logs.some((l) => l.msg === 'warning cleared' && l.warning === 'SEAT_FULL'));
-  assert.equal(manager.setQuota('a', null).quotaBytes, 0);
+  assert.equal(manager.setQuota('a', parseQuota(null)).quotaBytes, 0);
   assert.equal(engine.targets.get(seat.targetIqn)!.quotaBytes, undefined);
-  assert.throws(() => manager.setQuota('a', '10K'), /quota: '10K' is out of range/);
+  assert.throws(() => manager.setQuota('a', parseQuota('10K')), /quota: '10K' is out of range/);
 });

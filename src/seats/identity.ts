@@ -14,11 +14,14 @@ export function initiatorIqnFor(seatName: string): string {
   return `${IQN_PREFIX}:pc.${seatName}`;
 }
 
+/** User name the target presents in mutual CHAP (RFC 7143 12.1.3: the initiator checks it). */
+export const MUTUAL_CHAP_USER = 'lanboot';
+
 const SECRET_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 
 /** 16 characters: the Microsoft initiator wants CHAP secrets of 12-16 bytes, and RFC 7143
  *  12.1.3 asks for at least 96 bits of entropy (16 of 57 symbols give about 93 bits of a
- *  human-typeable secret; the secret is also per seat and rotated per boot in P2). */
+ *  human-typeable secret; the secret is also per seat and replaced at every boot). */
 export const CHAP_SECRET_LENGTH = 16;
 
 export function generateChapSecret(): string {

@@ -1,0 +1,169 @@
+// The seats' one entry point: turns seats (DB rows) into targets of the native engine and
+// keeps the two in step. It owns the shared context and hands it to each job (lifecycle,
+// snapshots, commit, space, boot); the engine owns the data path. Its methods take parsed
+// input (input.ts): callers parse what they receive first.
+import type { Logger } from 'pino';
+import type { SeatMode } from '../config/names.js';
+import type { ImageRepository } from '../db/images.js';
+import type { SeatRepository } from '../db/seats.js';
+import { loadNative, type EngineEvent, type IscsiEngine } from '../native/index.js';
+import type { DataLayout } from '../storage/layout.js';
+import { findSeatByMac, prepareForBoot } from './boot.js';
+import { commitSeat, recoverCommits } from './commit.js';
+import { newSeatState, requireSeat, type DiskTools, type SeatContext, type VersionPublisher } from './context.js';
+import { handleEngineEvent } from './engine-events.js';
+import { registerTargets } from './engine-sync.js';
+import type { AddSeatRequest, CommitRequest } from './input.js';
+import { addSeat, moveAllSeats, moveSeat, removeSeat, resetSeat, setSeatMode, setSeatQuota } from './lifecycle.js';
+import { deleteSnapshot, listSnapshots, restoreSnapshot, takeSnapshot } from './snapshots.js';
+import { SpaceMonitor, type SpaceThresholds } from './space-monitor.js';
+import {
+  seatDetails,
+  seatSummaries,
+  sessionBytes,
+  type CommitResult,
+  type MoveAllResult,
+  type SeatDetails,
+  type SeatSummary,
+  type SnapshotView,
+  type SpaceReport,
+  type SpaceWarning,
+} from './views.js';
+
+export interface SeatManagerOptions extends SpaceThresholds {
+  layout: DataLayout;
+  images: ImageRepository;
+  seats: SeatRepository;
+  engine: IscsiEngine;
+  logger: Logger;
+  /** "host:port" PCs connect to. */
+  portal: () => string;
+  /** Publishes committed versions (the image store). Without it commit is refused. */
+  publisher?: VersionPublisher | undefined;
+  /** Defaults to the native addon. */
+  diskTools?: DiskTools | undefined;
+}
+
+export class SeatManager {
+  private readonly ctx: SeatContext;
+  private readonly space: SpaceMonitor;
+
+  constructor(options: SeatManagerOptions) {
+    let diskTools = options.diskTools;
+    this.ctx = {
+      layout: options.layout,
+      images: options.images,
+      seats: options.seats,
+      engine: options.engine,
+      log: options.logger.child({ component: 'iscsi' }),
+      portal: options.portal,
+      publisher: options.publisher,
+      tools: () => (diskTools ??= loadNative()),
+      state: newSeatState(),
+    };
+    this.space = new SpaceMonitor(this.ctx, { diskLowRatio: options.diskLowRatio, diskLowBytes: options.diskLowBytes, quotaWarnRatio: options.quotaWarnRatio });
+  }
+
+  /** At start: settles commits a crash interrupted (they decide which version and delta a
+   *  seat is registered with), then registers every seat with the engine. */
+  registerAll(): { registered: number; failed: number } {
+    recoverCommits(this.ctx);
+    return registerTargets(this.ctx);
+  }
+
+  add(request: AddSeatRequest): SeatDetails {
+    return addSeat(this.ctx, request);
+  }
+
+  list(): SeatSummary[] {
+    return seatSummaries(this.ctx);
+  }
+
+  show(name: string): SeatDetails {
+    return seatDetails(this.ctx, requireSeat(this.ctx, name));
+  }
+
+  remove(name: string): Promise<void> {
+    return removeSeat(this.ctx, name);
+  }
+
+  reset(name: string): SeatDetails {
+    return resetSeat(this.ctx, name);
+  }
+
+  /** version null: the image's current one. */
+  move(name: string, version: number | null = null): SeatDetails {
+    return moveSeat(this.ctx, name, version);
+  }
+
+  moveAll(image: string, version: number | null = null): MoveAllResult {
+    return moveAllSeats(this.ctx, image, version);
+  }
+
+  setMode(name: string, mode: SeatMode): SeatDetails {
+    return setSeatMode(this.ctx, name, mode);
+  }
+
+  /** quotaBytes 0: no quota. */
+  setQuota(name: string, quotaBytes: number): SeatDetails {
+    const details = setSeatQuota(this.ctx, name, quotaBytes);
+    this.space.check();
+    return details;
+  }
+
+  snapshot(name: string, label: string | null = null): Promise<SnapshotView> {
+    return takeSnapshot(this.ctx, name, label);
+  }
+
+  snapshots(name: string): SnapshotView[] {
+    return listSnapshots(this.ctx, name);
+  }
+
+  restoreSnapshot(name: string, snapshot: number): Promise<SeatDetails> {
+    return restoreSnapshot(this.ctx, name, snapshot);
+  }
+
+  deleteSnapshot(name: string, snapshot: number): Promise<{ deleted: number }> {
+    return deleteSnapshot(this.ctx, name, snapshot);
+  }
+
+  commit(name: string, request: CommitRequest = { image: null, force: false }): Promise<CommitResult> {
+    return commitSeat(this.ctx, name, request);
+  }
+
+  spaceReport(): SpaceReport {
+    return this.space.report();
+  }
+
+  /** Current warnings; each one is logged once when it appears and once when it clears. */
+  warnings(): SpaceWarning[] {
+    return this.space.check();
+  }
+
+  /** Starts the periodic space check (so a crossing is logged even when nobody asks). */
+  startMonitor(intervalMs?: number): void {
+    this.space.start(intervalMs);
+  }
+
+  close(): void {
+    this.space.stop();
+  }
+
+  /** mac: lower-case colon form (config/names.ts normalizeMac). */
+  findByMac(mac: string): SeatDetails | undefined {
+    return findSeatByMac(this.ctx, mac);
+  }
+
+  prepareForBoot(name: string): SeatDetails {
+    return prepareForBoot(this.ctx, name);
+  }
+
+  /** Bytes read + written by each target's current sessions, by target IQN. */
+  sessionBytes(): Map<string, number> {
+    return sessionBytes(this.ctx);
+  }
+
+  onEngineEvent(event: EngineEvent): void {
+    handleEngineEvent(this.ctx.log, this.space, event);
+  }
+}
