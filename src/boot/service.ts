@@ -228,7 +228,7 @@ export class BootService implements SupervisorService {
       const log = this.log!.child({ mac, client: remoteAddressOf(c) });
       const seat = this.seats!.findByMac(mac);
       if (seat) {
-        // Enrolled some other way (`lanboot client add --mac`) while it waited.
+        // Enrolled some other way (`lanboot seat add --mac`) while it waited.
         this.store!.removeWaiting(mac);
         let prepared;
         try {
@@ -307,7 +307,7 @@ export class BootService implements SupervisorService {
   }
 
   private mountApi(app: Hono): void {
-    // A PC that got a seat through `client add --mac` while it waited is not waiting any more.
+    // A PC that got a seat through `seat add --mac` while it waited is not waiting any more.
     app.get('/api/v1/waiting', (c) => c.json(this.store!.listWaiting().filter((pc) => this.seats!.findByMac(pc.mac) === undefined)));
 
     app.get('/api/v1/boot-events', (c) => {
