@@ -11,13 +11,7 @@ log "overlay and lanboot"
 cp -a --no-preserve=ownership "$repo/overlay/." "$root/"
 mkdir -p "$root/usr/lib/lanboot"
 cp -a --no-preserve=ownership "$app" "$root/usr/lib/lanboot/app"
-cat > "$root/usr/bin/lanboot" <<'EOF'
-#!/bin/sh
-# The lanboot CLI on the appliance: talks to the running supervisor through
-# /var/lib/lanboot/lanboot.sock (root only).
-export LANBOOT_DATA="${LANBOOT_DATA:-/var/lib/lanboot}"
-exec /usr/bin/node /usr/lib/lanboot/app/dist/src/cli/main.js "$@"
-EOF
+# /usr/bin/lanboot (the CLI, from overlay/) finds the data dir through /etc/lanboot/config.json.
 chmod 0755 "$root/usr/bin/lanboot"
 find "$root/usr/libexec/lanboot" -type f -exec chmod 0755 {} +
 [ -d "$root/usr/lib/lanboot/bin" ] && find "$root/usr/lib/lanboot/bin" -type f -exec chmod 0755 {} +

@@ -1,4 +1,4 @@
-// HTTP boot as a supervisor service (issue 3): the boot-script and iPXE-binary routes on the
+// HTTP boot as a supervisor service: the boot-script and iPXE-binary routes on the
 // LAN HTTP port, the waiting list and enrollment on the local API, and the boot-event
 // recorder the DHCP and TFTP services feed.
 //
@@ -16,6 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Context, Hono } from 'hono';
 import type { Logger } from 'pino';
+import type { BootSettings } from '../config/config.js';
 import { normalizeMac, quoteInput, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
 import { errorFields } from '../log/logger.js';
@@ -105,7 +106,10 @@ export class BootService implements SupervisorService {
   /** client address -> MACs it introduced to the waiting list. */
   private readonly introducedBy = new Map<string, Set<string>>();
 
-  constructor(options: BootServiceOptions = {}) {
+  constructor(
+    private readonly settings: BootSettings,
+    options: BootServiceOptions = {},
+  ) {
     const files = options.ipxeFiles ?? HTTP_IPXE_FILES;
     this.ipxeFiles = fileMapProvider(files);
     this.ipxeFileNames = new Set(Object.keys(files));
@@ -126,11 +130,12 @@ export class BootService implements SupervisorService {
     this.iscsiPort = ctx.iscsiPort;
     this.httpPort = ctx.httpPort;
     this.advertisedHost = ctx.advertisedHost;
-    if (ctx.config.interface !== undefined && ctx.config.dhcp !== 'off' && ctx.config.listen !== '0.0.0.0') {
+    const { dhcp, listen } = this.settings;
+    if (dhcp.mode !== 'off' && listen !== '0.0.0.0') {
       // DHCP hands out boot URLs with the interface's own IPv4 address; HTTP and iSCSI must
       // be reachable there.
       this.log?.warn(
-        { listen: ctx.config.listen, interface: ctx.config.interface },
+        { listen, interface: dhcp.interface },
         'HTTP and iSCSI listen on one address only: PCs are sent to the address of the DHCP interface, so --listen must be that address (or 0.0.0.0)',
       );
     }
@@ -252,7 +257,7 @@ export class BootService implements SupervisorService {
       }
       const seat = this.seats!.findByMac(mac);
       if (seat) {
-        // Enrolled some other way (`lanboot client add --mac`) while it waited.
+        // Enrolled some other way (`lanboot seat add --mac`) while it waited.
         this.store!.removeWaiting(mac);
         let prepared;
         try {
@@ -331,7 +336,7 @@ export class BootService implements SupervisorService {
   }
 
   private mountApi(app: Hono): void {
-    // A PC that got a seat through `client add --mac` while it waited is not waiting any more.
+    // A PC that got a seat through `seat add --mac` while it waited is not waiting any more.
     app.get('/api/v1/waiting', (c) => c.json(this.store!.listWaiting().filter((pc) => this.seats!.findByMac(pc.mac) === undefined)));
 
     app.get('/api/v1/boot-events', (c) => {

@@ -4,16 +4,12 @@
 // allow-list served through the virtual-file hook.
 import { EventEmitter } from 'node:events';
 import fsp from 'node:fs/promises';
-import path from 'node:path';
+import type { TftpSettings } from '../config/config.js';
 import type { StartContext, SupervisorService } from '../supervisor/service.js';
 import { DEBIAN_IPXE_BOOT_FILES, fileMapProvider } from '../tftp/boot-files.js';
 import { TftpServer, type TftpTransferEvent } from '../tftp/server.js';
 
 export interface TftpBootServiceOptions {
-  /** UDP port for requests: 69 on the appliance, 0 (ephemeral) in tests. */
-  port: number;
-  /** Default: the supervisor's --listen address. */
-  host?: string;
   /** name -> absolute path; default the Debian ipxe binaries. */
   files?: Readonly<Record<string, string>>;
 }
@@ -27,19 +23,20 @@ export class TftpBootService implements SupervisorService {
   readonly events = new EventEmitter<TftpBootServiceEvents>();
   private server: TftpServer | undefined;
   private boundPort: number | undefined;
-  private host: string | undefined;
   private transfers = { ok: 0, error: 0, refused: 0 };
 
-  constructor(private readonly options: TftpBootServiceOptions) {}
+  constructor(
+    private readonly settings: TftpSettings,
+    private readonly options: TftpBootServiceOptions = {},
+  ) {}
 
   async start(ctx: StartContext): Promise<void> {
-    const root = path.join(ctx.config.dataDir, 'tftp');
+    const { root, host, port } = this.settings;
     await fsp.mkdir(root, { recursive: true, mode: 0o755 });
-    this.host = this.options.host ?? ctx.config.listen;
     const server = new TftpServer({
       root,
-      host: this.host,
-      port: this.options.port,
+      host,
+      port,
       virtualFiles: fileMapProvider(this.options.files ?? DEBIAN_IPXE_BOOT_FILES),
       logger: ctx.logger,
     });
@@ -52,7 +49,7 @@ export class TftpBootService implements SupervisorService {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied (port 69 needs root)' : (error as Error).message;
-      throw Object.assign(new Error(`TFTP: cannot listen on ${this.host}:${this.options.port}: ${why}`), { code: 'LANBOOT_CONFIG_INVALID' });
+      throw Object.assign(new Error(`TFTP: cannot listen on ${host}:${port}: ${why}`), { code: 'LANBOOT_CONFIG_INVALID' });
     }
     this.server = server;
     this.boundPort = server.address().port;
@@ -67,7 +64,7 @@ export class TftpBootService implements SupervisorService {
   status(): unknown {
     return {
       running: this.server !== undefined,
-      host: this.host ?? null,
+      host: this.settings.host,
       port: this.boundPort ?? null,
       files: Object.keys(this.options.files ?? DEBIAN_IPXE_BOOT_FILES),
       transfers: { ...this.transfers },

@@ -1,23 +1,27 @@
 // The CLI commands. Each one parses its own flags (node:util parseArgs), talks to the
 // supervisor over the local API, and prints either text or, with --json, the API's JSON.
 // Any failure is ONE line on stderr ("lanboot: ...") and exit code 1.
+import { settingsHelp } from '../config/config.js';
 import { normalizeMac, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
 import { lanbootVersion } from '../system/version.js';
 import type { BootEventView, SeatDetails, StatusView, WaitingPcView } from '../web/views.js';
 import { archName } from '../boot/arch.js';
 import { normalizeEnrollCode } from '../boot/enroll-code.js';
-import { CLIENT_COMMANDS, imageMoveSeats } from './client-commands.js';
+import { SEAT_COMMANDS, imageMoveSeats } from './seat-commands.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
 import { formatTable } from './format.js';
 import { IMAGE_COMMANDS, USB_COMMANDS } from './image-commands.js';
 
 export type { CliIo } from './common.js';
 
-export const USAGE = `usage: lanboot <command> [options]   (every command takes --data DIR, default ./lanboot-data)
+export const USAGE = `usage: lanboot <command> [options]
 
-  serve [--data DIR] [--config FILE] [--iscsi-port N] [--http-port N] [--listen ADDR]
-        [--log-level LEVEL] [--interface IF [--dhcp proxy|full|off] [--dhcp-range FIRST-LAST]]
+Every command finds the supervisor through its data directory: --data DIR, else LANBOOT_DATA,
+else the dataDir of --config FILE / LANBOOT_CONFIG, else ./lanboot-data.
+
+  serve [options]       run the supervisor (\`lanboot serve --help\`):
+${settingsHelp().replace(/^/gm, '    ')}
   status [--json]
   image import FILE --name NAME [--iso-name X.iso] [--json]   (raw, qcow2, vhd, vhdx, vmdk, ISO)
   image list [--json]
@@ -26,31 +30,33 @@ export const USAGE = `usage: lanboot <command> [options]   (every command takes 
   image delete NAME --version N [--json]
   image prune NAME [--json]
   image imports [--limit N] [--json]
+  image move-seats IMAGE [--version N] [--json]
   usb list [--json]
   usb import DEVICE FILE --name NAME [--json]
   usb release DEVICE [--json]
-  client add --name SEAT --image NAME [--mac MAC] [--mode fresh|persistent|maintenance]
-             [--quota SIZE] [--initiator IQN ...] [--no-chap] [--mutual-chap] [--json]
-  client add --name SEAT --mode install --size SIZE [--mac MAC] [--quota SIZE] ...
-  client list [--json]
-  client show SEAT [--json]
-  client reset SEAT [--json]
-  client remove SEAT [--json]
-  client mode SEAT fresh|persistent|maintenance [--json]
-  client quota SEAT SIZE|none [--json]
-  client move SEAT [--version N] [--json]
-  client move-all IMAGE [--version N] [--json]   (= image move-seats IMAGE)
-  client commit SEAT [--image NAME] [--force] [--json]
-  client snapshot SEAT [--label L] [--json]
-  client snapshots SEAT [--json]
-  client restore SEAT SNAPSHOT [--json]
-  client snapshot-delete SEAT SNAPSHOT [--json]
-  client space [--json]
+  seat add --name SEAT --image NAME [--mac MAC] [--mode fresh|persistent|maintenance]
+           [--quota SIZE] [--initiator IQN ...] [--no-chap] [--mutual-chap] [--json]
+  seat add --name SEAT --mode install --size SIZE [--mac MAC] [--quota SIZE] ...
+  seat list [--json]
+  seat show SEAT [--json]
+  seat reset SEAT [--json]
+  seat remove SEAT [--json]
+  seat mode SEAT fresh|persistent|maintenance [--json]
+  seat quota SEAT SIZE|none [--json]
+  seat move SEAT [--version N] [--json]
+  seat move-all IMAGE [--version N] [--json]   (= image move-seats IMAGE)
+  seat commit SEAT [--image NAME] [--force] [--json]
+  seat snapshot SEAT [--label L] [--json]
+  seat snapshots SEAT [--json]
+  seat restore SEAT SNAPSHOT [--json]
+  seat snapshot-delete SEAT SNAPSHOT [--json]
+  seat space [--json]
   waiting [--json]
   enroll CODE --name SEAT --image NAME [--mode fresh|persistent] [--json]
   boot events [MAC] [--json]
   dhcp status|detect|leases [--json]
 
+\`lanboot client ...\` is the same as \`lanboot seat ...\` (the older name, kept for scripts).
 See docs/cli.md.`;
 
 async function status(args: string[], io: CliIo): Promise<void> {
@@ -70,7 +76,7 @@ async function status(args: string[], io: CliIo): Promise<void> {
   );
 }
 
-// ---- network boot (issue 3): PCs waiting to be enrolled, enrollment, boot timeline, DHCP
+// ---- network boot: PCs waiting to be enrolled, enrollment, boot timeline, DHCP
 
 async function waiting(args: string[], io: CliIo): Promise<void> {
   const { values } = parse('waiting', args, COMMON, { min: 0, max: 0, names: '' });
@@ -141,7 +147,9 @@ const COMMANDS: Record<string, Handler | Record<string, Handler>> = {
   status,
   image: { ...IMAGE_COMMANDS, 'move-seats': imageMoveSeats },
   usb: USB_COMMANDS,
-  client: CLIENT_COMMANDS,
+  seat: SEAT_COMMANDS,
+  // The older word for a seat, kept so existing scripts keep working.
+  client: SEAT_COMMANDS,
   waiting,
   enroll,
   boot: { events: bootEvents },
@@ -163,9 +171,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     if (command === 'serve') {
       const { runServe } = await import('../supervisor/serve.js');
-      return await runServe(rest);
+      return await runServe(rest, io);
     }
     const entry = COMMANDS[command];
+    if (entry !== undefined && rest.includes('--help')) {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
     if (entry === undefined) throw new LanbootError('LANBOOT_INVALID_INPUT', `unknown command '${command.slice(0, 40)}' (try \`lanboot help\`)`);
     if (typeof entry === 'function') {
       await entry(rest, io);

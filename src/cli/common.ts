@@ -16,7 +16,7 @@ export interface CliIo {
   cwd: string;
 }
 
-export const COMMON = { data: { type: 'string' }, json: { type: 'boolean' } } as const;
+export const COMMON = { data: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } } as const;
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -35,7 +35,7 @@ export function parse<O extends Options>(command: string, args: string[], option
   return parsed;
 }
 
-export function clientFor(values: { data?: string | undefined }, io: CliIo): ApiClient {
+export function clientFor(values: { data?: string | undefined; config?: string | undefined }, io: CliIo): ApiClient {
   const { dataDir, label } = resolveDataDir(values, io.env, io.cwd);
   return new ApiClient(new DataLayout(dataDir).socket, label);
 }

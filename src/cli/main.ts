@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // `lanboot`: the command-line interface. `serve` runs the supervisor; every other command
 // drives a running supervisor through its local API (DATA/lanboot.sock).
+import { processEnvironment } from '../config/config.js';
 import { runCli } from './commands.js';
 
 const code = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
-  env: process.env,
+  env: processEnvironment(),
   cwd: process.cwd(),
 });
 // process.exit, not exitCode: after a forced stop (second signal, deadline) open handles

@@ -7,6 +7,8 @@ import { LanbootError } from '../log/errors.js';
 import { isLogLevel, LOG_LEVELS } from '../log/levels.js';
 import type { LevelWithSilent } from 'pino';
 import { ipv4ToNumber, quoteInput, validateIpv4 } from './names.js';
+import { DEFAULT_USB_SPOOL } from '../storage/usb.js';
+import { DEFAULT_USB_COLDPLUG, type UsbColdplugPaths } from '../storage/usb-coldplug.js';
 
 export const DHCP_MODES = ['proxy', 'full', 'off'] as const;
 export type DhcpMode = (typeof DHCP_MODES)[number];
@@ -16,26 +18,83 @@ export interface DhcpRange {
   last: string;
 }
 
+/** What the DHCP service runs with. 'off' whenever no interface is named: the one place that
+ *  decides whether lanboot answers DHCP at all. */
+export type DhcpSettings =
+  | { mode: 'off' }
+  | { mode: 'proxy'; interface: string }
+  | {
+      mode: 'full';
+      interface: string;
+      /** undefined = .100-.199 of the interface's subnet (decided when its address is known). */
+      range: DhcpRange | undefined;
+      /** Serve even when another DHCP server answers on the interface. */
+      force: boolean;
+    };
+
+/** What the boot-script service checks its addresses against. */
+export interface BootSettings {
+  listen: string;
+  dhcp: DhcpSettings;
+}
+
+/** The TFTP server for the iPXE binaries. */
+export interface TftpSettings {
+  port: number;
+  host: string;
+  /** An empty directory of its own: only the allow-listed virtual files are ever served. */
+  root: string;
+}
+
+/** mDNS on the served interface. */
+export interface MdnsSettings {
+  interfaceName: string;
+  /** Which responder answers; 'auto' = Avahi when avahi-daemon runs on the box, else ciao. */
+  responder: MdnsResponder;
+}
+
+export const MDNS_RESPONDERS = ['auto', 'ciao', 'avahi'] as const;
+export type MdnsResponder = (typeof MDNS_RESPONDERS)[number];
+
+/** Where USB stick events and present sticks are found (src/storage/usb.ts). */
+export interface UsbSettings {
+  spoolDir: string;
+  /** A directory stands in for a stick's device (tests only; never on the appliance). */
+  allowDirectories: boolean;
+  coldplug: UsbColdplugPaths;
+}
+
+/** What the service manager told us (sd_notify(3), sd_watchdog_enabled(3)). */
+export interface SystemdSettings {
+  /** WATCHDOG_USEC; undefined = no watchdog asked for (or it is meant for another process). */
+  watchdogUsec: number | undefined;
+}
+
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+/** json: pino lines (journald, pipes, tests); pretty: readable lines for a person at a terminal. */
+export type LogFormat = 'json' | 'pretty';
+
 export interface LanbootConfig {
   /** Absolute path of the data directory. */
   dataDir: string;
+  /** How the user named the data dir, for messages ("./lanboot-data"). */
+  dataDirLabel: string;
   /** IPv4 address the iSCSI and HTTP listeners bind to; 0.0.0.0 = every address. */
   listen: string;
   /** 0 = any free port. */
   iscsiPort: number;
   httpPort: number;
   logLevel: LevelWithSilent;
-  /** The LAN interface DHCP serves; undefined = no DHCP anywhere. */
+  logFormat: LogFormat;
+  /** The LAN interface (DHCP, mDNS); undefined = nothing bound to a LAN interface. */
   interface: string | undefined;
-  dhcp: DhcpMode;
-  dhcpRange: DhcpRange | undefined;
-  /** Serve full DHCP even when another DHCP server answers on the interface. */
-  dhcpForce: boolean;
-  /** TFTP port for the iPXE binaries; undefined = the default (on when DHCP is on). */
-  tftpPort: number | undefined;
-  /** Answer as lanboot.local and advertise the web UI over mDNS (src/discovery); default on
-   *  when an interface is given, off otherwise (the embedded default binds nothing to the LAN). */
-  mdns: boolean;
+  dhcp: DhcpSettings;
+  /** undefined = no TFTP server. */
+  tftp: TftpSettings | undefined;
+  /** undefined = no mDNS (off, or no interface). */
+  mdns: MdnsSettings | undefined;
+  usb: UsbSettings;
+  systemd: SystemdSettings;
   /** The config file that was read, if any. */
   configFile: string | undefined;
 }
@@ -54,32 +113,49 @@ export interface ConfigFlags {
   'dhcp-force'?: boolean | undefined;
   'tftp-port'?: string | undefined;
   mdns?: string | undefined;
+  'log-format'?: string | undefined;
 }
 
 export interface ConfigInputs {
   flags: ConfigFlags;
   env: NodeJS.ProcessEnv;
   cwd: string;
-  /** Privileged ports (3260, 80) are the defaults only when running as root. */
+  /** Privileged ports (3260, 80, 69) are the defaults only when running as root. */
   isRoot: boolean;
+  /** Whether stdout is a terminal: readable logs for a person, JSON otherwise. */
+  stdoutIsTty?: boolean;
+  /** The process id WATCHDOG_PID is compared with. */
+  pid?: number;
   /** Where `interface: auto` looks for network interfaces (tests point it at a copy). */
   sysClassNet?: string;
 }
 
-/** The settings a config file may hold, with the flag and variable that override them. */
+/** The settings a config file may hold, with the flag and variable that override them and
+ *  the line `lanboot serve --help` shows for them. */
 const SETTINGS = {
-  dataDir: { flag: 'data', env: 'LANBOOT_DATA' },
-  listen: { flag: 'listen', env: 'LANBOOT_LISTEN' },
-  iscsiPort: { flag: 'iscsi-port', env: 'LANBOOT_ISCSI_PORT' },
-  httpPort: { flag: 'http-port', env: 'LANBOOT_HTTP_PORT' },
-  logLevel: { flag: 'log-level', env: 'LANBOOT_LOG_LEVEL' },
-  interface: { flag: 'interface', env: 'LANBOOT_INTERFACE' },
-  dhcp: { flag: 'dhcp', env: 'LANBOOT_DHCP' },
-  dhcpRange: { flag: 'dhcp-range', env: 'LANBOOT_DHCP_RANGE' },
-  dhcpForce: { flag: 'dhcp-force', env: 'LANBOOT_DHCP_FORCE' },
-  tftpPort: { flag: 'tftp-port', env: 'LANBOOT_TFTP_PORT' },
-  mdns: { flag: 'mdns', env: 'LANBOOT_MDNS' },
-} as const satisfies Record<string, { flag: keyof ConfigFlags; env: string }>;
+  dataDir: { flag: 'data', env: 'LANBOOT_DATA', arg: 'DIR', help: 'data directory (default ./lanboot-data)' },
+  listen: { flag: 'listen', env: 'LANBOOT_LISTEN', arg: 'ADDR', help: 'IPv4 address for iSCSI and HTTP (default 0.0.0.0: all)' },
+  iscsiPort: { flag: 'iscsi-port', env: 'LANBOOT_ISCSI_PORT', arg: 'N', help: 'iSCSI port (3260 as root, else 13260; 0 = any free port)' },
+  httpPort: { flag: 'http-port', env: 'LANBOOT_HTTP_PORT', arg: 'N', help: 'web UI and HTTP boot port (80 as root, else 8080)' },
+  logLevel: { flag: 'log-level', env: 'LANBOOT_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join('|')} (default info)` },
+  logFormat: { flag: 'log-format', env: 'LANBOOT_LOG_FORMAT', arg: 'FORMAT', help: 'auto|json|pretty (auto: readable at a terminal, JSON under systemd or a pipe)' },
+  interface: { flag: 'interface', env: 'LANBOOT_INTERFACE', arg: 'IF|auto', help: 'the LAN interface DHCP, TFTP and mDNS serve (default none)' },
+  dhcp: { flag: 'dhcp', env: 'LANBOOT_DHCP', arg: 'MODE', help: 'proxy|full|off (default proxy with --interface, else off)' },
+  dhcpRange: { flag: 'dhcp-range', env: 'LANBOOT_DHCP_RANGE', arg: 'FIRST-LAST', help: 'full DHCP address pool (default .100-.199 of the subnet)' },
+  dhcpForce: { flag: 'dhcp-force', env: 'LANBOOT_DHCP_FORCE', arg: '', help: 'full DHCP even when another DHCP server answers' },
+  tftpPort: { flag: 'tftp-port', env: 'LANBOOT_TFTP_PORT', arg: 'N', help: 'TFTP port for iPXE (69 as root, else 6969; on when DHCP is on)' },
+  mdns: { flag: 'mdns', env: 'LANBOOT_MDNS', arg: 'on|off', help: 'answer as lanboot.local (default on with --interface)' },
+} as const satisfies Record<string, { flag: keyof ConfigFlags; env: string; arg: string; help: string }>;
+
+/** The flags of `lanboot serve`, one line each with their variable and config file key. */
+export function settingsHelp(): string {
+  const rows: [string, string, string][] = [['--config FILE', 'JSON config file (default DATA/lanboot.json if present)', 'LANBOOT_CONFIG']];
+  for (const [key, setting] of Object.entries(SETTINGS)) {
+    rows.push([`--${setting.flag}${setting.arg ? ` ${setting.arg}` : ''}`, setting.help, `${setting.env}, config file: ${key}`]);
+  }
+  const width = Math.max(...rows.map(([flag]) => flag.length));
+  return rows.map(([flag, help, where]) => `  ${flag.padEnd(width)}  ${help}\n  ${''.padEnd(width)}  ${where}`).join('\n');
+}
 
 type SettingName = keyof typeof SETTINGS;
 
@@ -91,7 +167,11 @@ interface RawValue {
   value: unknown;
   /** How the user wrote the setting, for error messages. */
   label: string;
+  /** Written in this config file (a relative path in it is relative to the file). */
+  file?: string;
 }
+
+const DEFAULT_DATA_DIR = 'lanboot-data';
 
 function invalid(label: string, expected: string, got: unknown): LanbootError {
   return new LanbootError('LANBOOT_CONFIG_INVALID', `${label}: expected ${expected}, got ${quoteInput(got)}`);
@@ -201,58 +281,109 @@ export function defaultPorts(isRoot: boolean): { iscsiPort: number; httpPort: nu
   return isRoot ? { iscsiPort: 3260, httpPort: 80 } : { iscsiPort: 13260, httpPort: 8080 };
 }
 
-/** Resolves the data directory alone (what every CLI command needs to find its supervisor). */
-export function resolveDataDir(flags: Pick<ConfigFlags, 'data'>, env: NodeJS.ProcessEnv, cwd: string): { dataDir: string; label: string } {
-  const given = flags.data ?? env.LANBOOT_DATA;
-  const label = flags.data !== undefined ? '--data' : 'LANBOOT_DATA';
-  if (given !== undefined) {
-    if (given.trim() === '' || given.includes('\0')) {
-      throw new LanbootError('LANBOOT_CONFIG_INVALID', `${label}: expected a directory path, got ${quoteInput(given)}`);
-    }
-    return { dataDir: path.resolve(cwd, given), label: given };
+/** The one parser for on/off settings, whether from a flag, a variable or the config file. */
+export function parseBoolean(raw: RawValue): boolean {
+  const { value, label } = raw;
+  if (value === true || value === false) return value;
+  if (typeof value === 'string') {
+    const word = value.trim().toLowerCase();
+    if (word === 'on' || word === 'true' || word === '1' || word === 'yes') return true;
+    if (word === 'off' || word === 'false' || word === '0' || word === 'no') return false;
   }
-  return { dataDir: path.resolve(cwd, 'lanboot-data'), label: './lanboot-data' };
+  throw invalid(label, 'on/off (or true/false, yes/no, 1/0)', value);
 }
 
-export function loadConfig(inputs: ConfigInputs): LanbootConfig {
-  const { flags, env, cwd } = inputs;
+function parseChoice<T extends string>(raw: RawValue, choices: readonly T[]): T {
+  if (typeof raw.value === 'string' && (choices as readonly string[]).includes(raw.value)) return raw.value as T;
+  throw invalid(raw.label, `one of ${choices.join(', ')}`, raw.value);
+}
 
-  // The config file: --config / LANBOOT_CONFIG must exist; DATA/lanboot.json is optional.
+function parsePath(raw: RawValue, base: string): string {
+  if (typeof raw.value !== 'string' || raw.value.trim() === '' || raw.value.includes('\0')) throw invalid(raw.label, 'a path', raw.value);
+  return path.resolve(base, raw.value);
+}
+
+/** Well-known TFTP port (RFC 1350); without root a free high port is the default. */
+export const TFTP_PORT_ROOT = 69;
+export const TFTP_PORT_UNPRIVILEGED = 6969;
+
+interface Sources {
+  configFile: string | undefined;
+  fileValues: Record<string, unknown> | undefined;
+  pick(name: SettingName): RawValue | undefined;
+}
+
+/** The config file (--config / LANBOOT_CONFIG, which must exist; else DATA/lanboot.json if
+ *  present) and the lookup of one setting through flags, environment and file. */
+function sources(flags: ConfigFlags, env: NodeJS.ProcessEnv, cwd: string): Sources {
   let configFile: string | undefined;
   let fileValues: Record<string, unknown> | undefined;
-  const explicitConfig = flags.config ?? env.LANBOOT_CONFIG;
+  // Explicit file: must exist.
+  const explicitConfig = flags.config ?? (env.LANBOOT_CONFIG === '' ? undefined : env.LANBOOT_CONFIG);
   if (explicitConfig !== undefined) {
     const label = flags.config !== undefined ? '--config' : 'LANBOOT_CONFIG';
+    if (explicitConfig.trim() === '' || explicitConfig.includes('\0')) throw invalid(label, 'a file path', explicitConfig);
     configFile = path.resolve(cwd, explicitConfig);
     fileValues = readConfigFile(configFile, true, label);
-  } else {
-    const { dataDir } = resolveDataDir(flags, env, cwd);
-    const candidate = path.join(dataDir, CONFIG_FILE_NAME);
-    fileValues = readConfigFile(candidate, false, 'config file');
-    if (fileValues) configFile = candidate;
   }
-
-  const pick = (name: SettingName): RawValue | undefined => {
+  const pickFrom = (name: SettingName, values: Record<string, unknown> | undefined): RawValue | undefined => {
     const { flag, env: envName } = SETTINGS[name];
     const flagValue = flags[flag];
     if (flagValue !== undefined) return { value: flagValue, label: `--${flag}` };
     const envValue = env[envName];
     if (envValue !== undefined && envValue !== '') return { value: envValue, label: envName };
-    if (fileValues && fileValues[name] !== undefined) return { value: fileValues[name], label: `${configFile}: ${name}` };
+    if (values && values[name] !== undefined && configFile !== undefined) return { value: values[name], label: `${configFile}: ${name}`, file: configFile };
     return undefined;
   };
-
-  // Data directory: a relative path in a config file is relative to that file.
-  let dataDir: string;
-  const dataRaw = pick('dataDir');
-  if (dataRaw === undefined) dataDir = path.resolve(cwd, 'lanboot-data');
-  else {
-    if (typeof dataRaw.value !== 'string' || dataRaw.value.trim() === '' || dataRaw.value.includes('\0')) {
-      throw invalid(dataRaw.label, 'a directory path', dataRaw.value);
-    }
-    const base = dataRaw.label.startsWith(`${configFile}:`) && configFile ? path.dirname(configFile) : cwd;
-    dataDir = path.resolve(base, dataRaw.value);
+  if (configFile === undefined) {
+    // No explicit file: the data dir (flag, variable or default) may hold one.
+    const dataRaw = pickFrom('dataDir', undefined);
+    const dataDir = dataRaw ? parsePath(dataRaw, cwd) : path.resolve(cwd, DEFAULT_DATA_DIR);
+    const candidate = path.join(dataDir, CONFIG_FILE_NAME);
+    fileValues = readConfigFile(candidate, false, 'config file');
+    if (fileValues) configFile = candidate;
   }
+  return { configFile, fileValues, pick: (name) => pickFrom(name, fileValues) };
+}
+
+function dataDirOf(pick: Sources['pick'], cwd: string): { dataDir: string; label: string } {
+  const raw = pick('dataDir');
+  if (raw === undefined) return { dataDir: path.resolve(cwd, DEFAULT_DATA_DIR), label: `./${DEFAULT_DATA_DIR}` };
+  if (typeof raw.value !== 'string' || raw.value.trim() === '' || raw.value.includes('\0')) throw invalid(raw.label, 'a directory path', raw.value);
+  const dataDir = path.resolve(raw.file ? path.dirname(raw.file) : cwd, raw.value);
+  // A flag or variable is shown as the user wrote it; a file's value as the path it names.
+  return { dataDir, label: raw.file ? dataDir : raw.value };
+}
+
+/** The data directory alone (what every CLI command needs to find its supervisor): --data,
+ *  LANBOOT_DATA, the dataDir of the config file (--config, LANBOOT_CONFIG), ./lanboot-data. */
+export function resolveDataDir(flags: Pick<ConfigFlags, 'data' | 'config'>, env: NodeJS.ProcessEnv, cwd: string): { dataDir: string; label: string } {
+  return dataDirOf(sources(flags, env, cwd).pick, cwd);
+}
+
+/** Readable logs only for a person: a terminal, and not a systemd service (journald
+ *  stores JSON lines; JOURNAL_STREAM / INVOCATION_ID are set for every unit's process). */
+function autoLogFormat(env: NodeJS.ProcessEnv, stdoutIsTty: boolean): LogFormat {
+  const underSystemd = Boolean(env.JOURNAL_STREAM || env.INVOCATION_ID);
+  return stdoutIsTty && !underSystemd ? 'pretty' : 'json';
+}
+
+/** WATCHDOG_USEC when meant for this process (sd_watchdog_enabled(3): WATCHDOG_PID, when
+ *  set, must be ours). */
+function watchdogUsec(env: NodeJS.ProcessEnv, pid: number): number | undefined {
+  const text = env.WATCHDOG_USEC;
+  if (text === undefined || !/^\d{1,15}$/.test(text)) return undefined;
+  const usec = Number(text);
+  if (usec <= 0) return undefined;
+  const owner = env.WATCHDOG_PID;
+  if (owner !== undefined && owner !== '' && Number(owner) !== pid) return undefined;
+  return usec;
+}
+
+export function loadConfig(inputs: ConfigInputs): LanbootConfig {
+  const { flags, env, cwd } = inputs;
+  const { configFile, pick } = sources(flags, env, cwd);
+  const { dataDir, label: dataDirLabel } = dataDirOf(pick, cwd);
 
   const listenRaw = pick('listen');
   let listen = '0.0.0.0';
@@ -279,6 +410,9 @@ export function loadConfig(inputs: ConfigInputs): LanbootConfig {
     if (typeof levelRaw.value !== 'string' || !isLogLevel(levelRaw.value)) throw invalid(levelRaw.label, `one of ${LOG_LEVELS.join(', ')}`, levelRaw.value);
     logLevel = levelRaw.value;
   }
+  const formatRaw = pick('logFormat');
+  const formatChoice = formatRaw ? parseChoice(formatRaw, LOG_FORMATS) : 'auto';
+  const logFormat = formatChoice === 'auto' ? autoLogFormat(env, inputs.stdoutIsTty === true) : formatChoice;
 
   const ifRaw = pick('interface');
   const iface = ifRaw ? (ifRaw.value === 'auto' ? resolveAutoInterface(ifRaw.label, inputs.sysClassNet) : parseInterfaceName(ifRaw)) : undefined;
@@ -286,43 +420,53 @@ export function loadConfig(inputs: ConfigInputs): LanbootConfig {
   // No DHCP on any interface unless one is named; with an interface, proxyDHCP by default
   // so lanboot coexists with the router's DHCP server.
   const dhcpRaw = pick('dhcp');
-  let dhcp: DhcpMode = iface ? 'proxy' : 'off';
-  if (dhcpRaw) {
-    if (typeof dhcpRaw.value !== 'string' || !(DHCP_MODES as readonly string[]).includes(dhcpRaw.value)) {
-      throw invalid(dhcpRaw.label, `one of ${DHCP_MODES.join(', ')}`, dhcpRaw.value);
-    }
-    dhcp = dhcpRaw.value as DhcpMode;
-    if (dhcp !== 'off' && !iface) {
-      throw new LanbootError('LANBOOT_CONFIG_INVALID', `${dhcpRaw.label}: DHCP mode '${dhcp}' needs --interface IF (lanboot serves DHCP on no interface unless told which)`);
-    }
+  const mode: DhcpMode = dhcpRaw ? parseChoice(dhcpRaw, DHCP_MODES) : iface ? 'proxy' : 'off';
+  if (dhcpRaw && mode !== 'off' && !iface) {
+    throw new LanbootError('LANBOOT_CONFIG_INVALID', `${dhcpRaw.label}: DHCP mode '${mode}' needs --interface IF (lanboot serves DHCP on no interface unless told which)`);
   }
 
   const rangeRaw = pick('dhcpRange');
-  const dhcpRange = rangeRaw ? parseDhcpRange(rangeRaw) : undefined;
-  if (rangeRaw && dhcp !== 'full') {
-    throw new LanbootError('LANBOOT_CONFIG_INVALID', `${rangeRaw.label}: an address range is only used with --dhcp full (DHCP mode is '${dhcp}')`);
+  const range = rangeRaw ? parseDhcpRange(rangeRaw) : undefined;
+  if (rangeRaw && mode !== 'full') {
+    throw new LanbootError('LANBOOT_CONFIG_INVALID', `${rangeRaw.label}: an address range is only used with --dhcp full (DHCP mode is '${mode}')`);
   }
-
   const forceRaw = pick('dhcpForce');
-  let dhcpForce = false;
-  if (forceRaw) {
-    const v = forceRaw.value;
-    if (v === true || v === 'true' || v === '1') dhcpForce = true;
-    else if (v === false || v === 'false' || v === '0') dhcpForce = false;
-    else throw invalid(forceRaw.label, 'true/false (or 1/0)', v);
-  }
+  const force = forceRaw ? parseBoolean(forceRaw) : false;
+  const dhcp: DhcpSettings = iface === undefined || mode === 'off' ? { mode: 'off' } : mode === 'proxy' ? { mode, interface: iface } : { mode, interface: iface, range, force };
 
+  // PXE firmware fetches iPXE over TFTP only when lanboot answers its DHCP: with DHCP on,
+  // TFTP runs by default; --tftp-port runs it anyway (another DHCP server may point here).
   const tftpRaw = pick('tftpPort');
-  const tftpPort = tftpRaw ? parsePort(tftpRaw) : undefined;
+  const tftpPort = tftpRaw ? parsePort(tftpRaw) : dhcp.mode !== 'off' ? (inputs.isRoot ? TFTP_PORT_ROOT : TFTP_PORT_UNPRIVILEGED) : undefined;
+  const tftp = tftpPort === undefined ? undefined : { port: tftpPort, host: listen, root: path.join(dataDir, 'tftp') };
 
+  // mDNS: on by default with an interface, off otherwise (nothing bound to the LAN).
   const mdnsRaw = pick('mdns');
-  let mdns = iface !== undefined;
-  if (mdnsRaw) {
-    const v = mdnsRaw.value;
-    if (v === true || v === 'true' || v === '1' || v === 'on') mdns = true;
-    else if (v === false || v === 'false' || v === '0' || v === 'off') mdns = false;
-    else throw invalid(mdnsRaw.label, 'on/off (or true/false)', v);
-  }
+  const mdnsOn = mdnsRaw ? parseBoolean(mdnsRaw) : iface !== undefined;
+  // LANBOOT_MDNS_RESPONDER=ciao|avahi overrides the avahi-daemon check: /run is shared across
+  // network namespaces, so an avahi-daemon of the host says nothing about a namespace's LAN.
+  const responderText = env.LANBOOT_MDNS_RESPONDER;
+  const responder = responderText ? parseChoice({ value: responderText, label: 'LANBOOT_MDNS_RESPONDER' }, MDNS_RESPONDERS) : 'auto';
+  const mdns = mdnsOn && iface !== undefined ? { interfaceName: iface, responder } : undefined;
 
-  return { dataDir, listen, iscsiPort, httpPort, logLevel, interface: iface, dhcp, dhcpRange, dhcpForce, tftpPort, mdns, configFile };
+  // USB: the spool the udev rule writes, and the test stand-ins (a directory as a stick, a
+  // udev database copy: the test host runs no udev).
+  const usb: UsbSettings = {
+    spoolDir: env.LANBOOT_USB_SPOOL ? parsePath({ value: env.LANBOOT_USB_SPOOL, label: 'LANBOOT_USB_SPOOL' }, cwd) : DEFAULT_USB_SPOOL,
+    allowDirectories: env.LANBOOT_USB_ALLOW_DIRECTORIES ? parseBoolean({ value: env.LANBOOT_USB_ALLOW_DIRECTORIES, label: 'LANBOOT_USB_ALLOW_DIRECTORIES' }) : false,
+    coldplug: {
+      ...DEFAULT_USB_COLDPLUG,
+      ...(env.LANBOOT_USB_UDEV_DATA ? { udevDataDir: parsePath({ value: env.LANBOOT_USB_UDEV_DATA, label: 'LANBOOT_USB_UDEV_DATA' }, cwd) } : {}),
+    },
+  };
+
+  const systemd: SystemdSettings = { watchdogUsec: watchdogUsec(env, inputs.pid ?? process.pid) };
+
+  return { dataDir, dataDirLabel, listen, iscsiPort, httpPort, logLevel, logFormat, interface: iface, dhcp, tftp, mdns, usb, systemd, configFile };
+}
+
+/** The process environment, for the CLI entry point to hand to loadConfig / resolveDataDir:
+ *  nothing else in lanboot reads process.env, so every variable is one the config names. */
+export function processEnvironment(): NodeJS.ProcessEnv {
+  return { ...process.env };
 }

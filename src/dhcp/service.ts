@@ -7,6 +7,7 @@
 // Boot steps ('pxe-request') are re-emitted on `events` for the boot-event recorder and the UI.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { DhcpSettings } from '../config/config.js';
 import type { MountContext, StartContext, SupervisorService } from '../supervisor/service.js';
 import { LanbootError } from '../log/errors.js';
 import { ProxyDhcpServer } from './proxy-server.js';
@@ -18,9 +19,8 @@ import { intToIpv4, ipv4ToInt } from './full-engine.js';
 import type { UefiIpxeBinary } from './boot-policy.js';
 import type { LeaseEvent, PxeRequestEvent } from './events.js';
 
+/** What the configuration does not decide: tuning and test hooks. */
 export interface DhcpServiceOptions {
-  /** Full mode: start even if another DHCP server answers on the interface. */
-  force?: boolean;
   uefiBinary?: UefiIpxeBinary;
   leaseSeconds?: number;
   routers?: string[];
@@ -63,8 +63,8 @@ export class DhcpService implements SupervisorService {
   readonly name = 'dhcp';
   readonly events = new EventEmitter<DhcpServiceEvents>();
   private server: ProxyDhcpServer | FullDhcpServer | undefined;
-  private mode: 'proxy' | 'full' | 'off' = 'off';
-  private interfaceName: string | undefined;
+  private readonly mode: DhcpSettings['mode'];
+  private readonly interfaceName: string | undefined;
   private serverAddress: string | undefined;
   private lastDetection: DhcpDetection | undefined;
   private detecting: Promise<DhcpDetection> | undefined;
@@ -72,7 +72,12 @@ export class DhcpService implements SupervisorService {
   private leases: LeaseStore | undefined;
   private readonly factory: DhcpSocketFactory;
 
-  constructor(private readonly options: DhcpServiceOptions = {}) {
+  constructor(
+    private readonly settings: DhcpSettings,
+    private readonly options: DhcpServiceOptions = {},
+  ) {
+    this.mode = settings.mode;
+    this.interfaceName = settings.mode === 'off' ? undefined : settings.interface;
     this.factory = options.socketFactory ?? createDhcpSocketFactory('interface');
   }
 
@@ -83,17 +88,13 @@ export class DhcpService implements SupervisorService {
   }
 
   async start(ctx: StartContext): Promise<void> {
-    this.mode = ctx.config.dhcp;
-    this.interfaceName = ctx.config.interface;
-    if (this.mode === 'off' || !this.interfaceName) {
-      this.mode = 'off';
-      return;
-    }
-    const interfaceName = this.interfaceName;
+    const settings = this.settings;
+    if (settings.mode === 'off') return;
+    const interfaceName = settings.interface;
     this.logger = ctx.logger.child({ component: 'dhcp', interface: interfaceName });
     const boot = { httpPort: ctx.httpPort, ...(this.options.uefiBinary ? { uefiBinary: this.options.uefiBinary } : {}) };
 
-    if (this.mode === 'proxy') {
+    if (settings.mode === 'proxy') {
       // The box may get (or change) its own address from the router after lanboot started:
       // the proxy looks it up as it answers.
       const proxy = new ProxyDhcpServer({ interfaceName, boot, socketFactory: this.factory, logger: ctx.logger });
@@ -109,7 +110,7 @@ export class DhcpService implements SupervisorService {
     // Full mode: the box is the network's DHCP server and needs a static address.
     const iface = interfaceIpv4(interfaceName);
     this.serverAddress = iface.address;
-    const range = ctx.config.dhcpRange ?? defaultDhcpRange(iface.address, iface.netmask);
+    const range = settings.range ?? defaultDhcpRange(iface.address, iface.netmask);
     const full = new FullDhcpServer({
       interfaceName,
       db: ctx.db,
@@ -120,7 +121,7 @@ export class DhcpService implements SupervisorService {
       boot,
       socketFactory: this.factory,
       logger: ctx.logger,
-      ...(this.options.force !== undefined ? { force: this.options.force } : {}),
+      force: settings.force,
       ...(this.options.leaseSeconds !== undefined ? { leaseSeconds: this.options.leaseSeconds } : {}),
       ...(this.options.routers ? { routers: this.options.routers } : {}),
       ...(this.options.dnsServers ? { dnsServers: this.options.dnsServers } : {}),

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { MdnsResponder } from '../config/config.js';
 import { errorFields } from '../log/logger.js';
 import type { StartContext, SupervisorService } from '../supervisor/service.js';
 
@@ -26,6 +27,8 @@ export const AVAHI_SERVICE_FILE_NAME = 'lanboot.service';
 
 export interface MdnsServiceOptions {
   interfaceName: string;
+  /** 'auto' (default): Avahi when avahi-daemon runs here, else ciao. */
+  responder?: MdnsResponder;
   /** Without the .local TLD. */
   hostname?: string;
   /** Whether avahi-daemon runs here (tests and the appliance can override). */
@@ -111,9 +114,7 @@ export class MdnsService implements SupervisorService {
     this.log = ctx.logger.child({ component: 'mdns', interface: interfaceName });
     this.port = ctx.httpPort;
     this.mode = 'starting';
-    // LANBOOT_MDNS_RESPONDER=ciao|avahi overrides the check: /run is shared across network
-    // namespaces, so an avahi-daemon of the host says nothing about a namespace's LAN.
-    const forced = process.env.LANBOOT_MDNS_RESPONDER;
+    const forced = this.options.responder ?? 'auto';
     const avahi = forced === 'ciao' ? false : forced === 'avahi' ? true : (this.options.avahiRunning ?? (() => avahiDaemonRunning()))();
     if (avahi) {
       this.mode = 'avahi';

@@ -1,10 +1,12 @@
 // `lanboot serve`: runs the supervisor in the foreground until SIGTERM/SIGINT.
+import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadConfig, resolveDataDir, type ConfigFlags } from '../config/config.js';
+import { loadConfig, settingsHelp, type ConfigFlags, type LanbootConfig } from '../config/config.js';
 import { LanbootError } from '../log/errors.js';
 import { createLogger, errorFields } from '../log/logger.js';
 import { isRoot } from '../system/network.js';
-import { Supervisor } from './supervisor.js';
+import type { CliIo } from '../cli/common.js';
+import { Supervisor, type FirstRunState } from './supervisor.js';
 import { buildServices } from './services.js';
 
 /** A stop that takes longer than this is forced (systemd's TimeoutStopSec is longer). */
@@ -17,25 +19,66 @@ export const SERVE_OPTIONS = {
   'http-port': { type: 'string' },
   listen: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   interface: { type: 'string' },
   dhcp: { type: 'string' },
   'dhcp-range': { type: 'string' },
   'dhcp-force': { type: 'boolean' },
   'tftp-port': { type: 'string' },
   mdns: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
+export const SERVE_USAGE = `usage: lanboot serve [options]   (runs the supervisor in the foreground until Ctrl-C / SIGTERM)
+
+Each setting comes from its flag, else its LANBOOT_* variable, else the config file, else the default:
+${settingsHelp()}
+
+See docs/cli.md.`;
+
+/** The box's addresses a person can open the web UI at. */
+export function webUiUrls(listen: string, port: number, interfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = os.networkInterfaces()): string[] {
+  const hostPort = (host: string) => (port === 80 ? host : `${host}:${port}`);
+  if (listen !== '0.0.0.0') return [`http://${hostPort(listen)}/`];
+  const lan = Object.values(interfaces)
+    .flatMap((infos) => infos ?? [])
+    .filter((info) => info.family === 'IPv4' && !info.internal)
+    .map((info) => `http://${hostPort(info.address)}/`);
+  return lan.length > 0 ? lan : [`http://${hostPort('127.0.0.1')}/`];
+}
+
+/** What a person at the terminal reads once lanboot is ready: where the UI is, what to do next. */
+export function readyMessage(config: LanbootConfig, httpPort: number, state: FirstRunState, urls = webUiUrls(config.listen, httpPort)): string {
+  const lines = ['', 'lanboot is ready. Open the web UI:', ...urls.map((url) => `  ${url}`)];
+  if (config.mdns) lines.push(`  http://lanboot.local${httpPort === 80 ? '' : `:${httpPort}`}/ (mDNS)`);
+  if (!state.adminPasswordSet) lines.push('', 'First step: open the web UI and set the admin password.');
+  else if (state.images === 0) lines.push('', 'Next step: import a golden image (web UI, USB stick, or `lanboot image import FILE --name NAME`).');
+  else if (state.seats === 0) lines.push('', 'Next step: network-boot a PC on this LAN and enroll it with the code on its screen.');
+  if (config.dhcp.mode === 'off') lines.push('PCs boot from this box once it answers DHCP: start it with --interface IF (see `lanboot serve --help`).');
+  lines.push(`Data: ${config.dataDir}. Stop with Ctrl-C.`, '');
+  return lines.join('\n');
+}
+
 /** Runs until stopped; resolves with the process exit code. */
-export async function runServe(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: SERVE_OPTIONS, allowPositionals: true, strict: true });
+export async function runServe(args: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: SERVE_OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new LanbootError('LANBOOT_INVALID_INPUT', `serve: ${(error as Error).message.split('. ')[0]!.replace(/\.$/, '')}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(`${SERVE_USAGE}\n`);
+    return 0;
+  }
   if (positionals.length > 0) throw new LanbootError('LANBOOT_INVALID_INPUT', `serve: unexpected argument '${positionals[0]}'`);
   const flags = values as ConfigFlags;
-  const config = loadConfig({ flags, env: process.env, cwd: process.cwd(), isRoot: isRoot() });
-  const { label } = resolveDataDir(flags, process.env, process.cwd());
-  const logger = createLogger({ level: config.logLevel });
+  const config = loadConfig({ flags, env: io.env, cwd: io.cwd, isRoot: isRoot(), stdoutIsTty: io.stdout.isTTY === true });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   logger.info({ config: { ...config } }, 'starting');
 
-  const supervisor = new Supervisor({ config, logger, dataDirLabel: config.configFile ? config.dataDir : label, services: buildServices(config, logger) });
+  const supervisor = new Supervisor({ config, logger, services: buildServices(config, logger) });
   // A bug must not leave a half-working supervisor: log it and exit non-zero, so systemd
   // restarts a clean one (deltas are crash-consistent by design).
   const die = (kind: string) => (error: unknown) => {
@@ -80,9 +123,14 @@ export async function runServe(args: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  starting = supervisor.start();
+  const start = supervisor.start();
+  starting = start;
   try {
-    await starting;
+    const started = await start;
+    const urls = webUiUrls(config.listen, started.httpPort);
+    logger.info({ urls }, 'web UI');
+    // A person at a terminal gets plain sentences; JSON consumers have the line above.
+    if (config.logFormat === 'pretty' && signals === 0) io.stdout.write(`${readyMessage(config, started.httpPort, supervisor.firstRunState(), urls)}\n`);
   } catch (error) {
     logger.fatal(errorFields(error), 'cannot start');
     // Stopped by a signal while starting: not a start failure.

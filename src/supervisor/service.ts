@@ -2,7 +2,6 @@
 // plug into the supervisor with, without editing its start/stop sequence.
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
-import type { LanbootConfig } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import type { ImageRepository } from '../db/images.js';
 import type { SeatRepository } from '../db/seats.js';
@@ -12,8 +11,9 @@ import type { DataLayout } from '../storage/layout.js';
 import type { ImportManager } from '../storage/import-manager.js';
 import type { UsbWatcher } from '../storage/usb.js';
 
+/** What the supervisor owns and shares. The configuration is not in here: each service gets
+ *  its own slice of it when it is built (services.ts). */
 export interface MountContext {
-  config: LanbootConfig;
   logger: Logger;
   db: Db;
   layout: DataLayout;

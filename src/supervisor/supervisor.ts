@@ -15,14 +15,14 @@ import { LanbootError } from '../log/errors.js';
 import { errorFields } from '../log/logger.js';
 import { ImageStore } from '../storage/image-store.js';
 import { ImportManager } from '../storage/import-manager.js';
-import { DEFAULT_USB_SPOOL, UsbWatcher } from '../storage/usb.js';
-import { DEFAULT_USB_COLDPLUG } from '../storage/usb-coldplug.js';
+import { UsbWatcher } from '../storage/usb.js';
 import { DataLayout } from '../storage/layout.js';
 import { SeatManager } from '../seats/index.js';
 import type { EngineEvent, EngineFactory, IscsiEngine } from '../native/index.js';
 import { createApps, type WebApps } from '../web/app.js';
 import type { AppContext } from '../web/context.js';
 import type { StatusView } from '../web/views.js';
+import { AuthStore } from '../web/auth/sessions.js';
 import { acquireDataLock, type DataLock } from '../system/data-lock.js';
 import { advertisedHost } from '../system/network.js';
 import { SystemdNotifier, type SdNotify } from '../system/systemd.js';
@@ -36,15 +36,19 @@ const MAX_SOCKET_PATH_BYTES = 107;
 export interface SupervisorOptions {
   config: LanbootConfig;
   logger: Logger;
-  /** How the user named the data dir, for messages ("./lanboot-data"). */
-  dataDirLabel?: string;
   /** Defaults to the native addon's IscsiEngine. */
   engineFactory?: EngineFactory;
   /** Defaults to the native addon's sdNotify. */
   sdNotify?: SdNotify;
-  env?: NodeJS.ProcessEnv;
   /** DHCP, TFTP, boot scripts, ...: mounted and started in this order, stopped in reverse. */
   services?: SupervisorService[];
+}
+
+/** How far a new box is set up, for the first-run hint at the terminal. */
+export interface FirstRunState {
+  adminPasswordSet: boolean;
+  images: number;
+  seats: number;
 }
 
 export interface StartedSupervisor {
@@ -131,7 +135,7 @@ export class Supervisor {
       iscsi: { host: config.listen, port: this.iscsiPort },
       http: { host: config.listen, port: this.httpPort },
       portal: this.portal,
-      dhcp: { mode: config.dhcp, interface: config.interface ?? null, running: this.startedServices.some((s) => s.name === 'dhcp') },
+      dhcp: { mode: config.dhcp.mode, interface: config.interface ?? null, running: this.startedServices.some((s) => s.name === 'dhcp') },
       seats,
       images,
       sessions,
@@ -149,9 +153,17 @@ export class Supervisor {
     };
   }
 
+  /** After start. */
+  firstRunState(): FirstRunState {
+    const db = this.db;
+    if (!db) throw new LanbootError('LANBOOT_INTERNAL', 'the supervisor is not running');
+    const count = (table: 'images' | 'seats') => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    return { adminPasswordSet: new AuthStore(db).isSetUp(), images: count('images'), seats: count('seats') };
+  }
+
   async start(): Promise<StartedSupervisor> {
     const { config } = this.options;
-    const label = this.options.dataDirLabel ?? config.dataDir;
+    const label = config.dataDirLabel;
     try {
       if (Buffer.byteLength(this.layout.socket) > MAX_SOCKET_PATH_BYTES) {
         throw new LanbootError('LANBOOT_CONFIG_INVALID', `--data: ${config.dataDir} is too long for the local API socket (a Unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes)`);
@@ -174,16 +186,7 @@ export class Supervisor {
       this.imports = imports;
       const interrupted = await imports.recover();
       if (interrupted.length > 0) this.log.warn({ imports: interrupted }, 'image imports interrupted by an earlier run marked failed');
-      const env = this.options.env ?? process.env;
-      const usb = new UsbWatcher({
-        layout: this.layout,
-        imports,
-        logger: this.log,
-        spoolDir: env['LANBOOT_USB_SPOOL'] || DEFAULT_USB_SPOOL,
-        allowDirectories: env['LANBOOT_USB_ALLOW_DIRECTORIES'] === '1',
-        // LANBOOT_USB_UDEV_DATA: a stand-in udev database for tests (the host runs no udev).
-        coldplug: { ...DEFAULT_USB_COLDPLUG, udevDataDir: env['LANBOOT_USB_UDEV_DATA'] || DEFAULT_USB_COLDPLUG.udevDataDir },
-      });
+      const usb = new UsbWatcher({ layout: this.layout, imports, logger: this.log, ...config.usb });
       this.usb = usb;
       await usb.start();
       await fsp.mkdir(this.layout.seatsDir, { recursive: true });
@@ -220,7 +223,6 @@ export class Supervisor {
       const localApi = apps.local;
       const services = this.options.services ?? [];
       const mountContext: MountContext = {
-        config,
         logger: this.log,
         db: this.db,
         layout: this.layout,
@@ -252,8 +254,10 @@ export class Supervisor {
         }
         this.startedServices.push(service);
       }
-      if ((config.interface || config.dhcp !== 'off') && !services.some((s) => s.name === 'dhcp')) {
-        this.log.warn({ interface: config.interface, dhcp: config.dhcp, dhcpRange: config.dhcpRange }, 'DHCP is not started: no DHCP service was built for this configuration');
+      // The configuration decided DHCP is on; a caller that built the services by hand may
+      // have left it out. --interface with --dhcp off is not that: nothing to warn about.
+      if (config.dhcp.mode !== 'off' && !services.some((s) => s.name === 'dhcp')) {
+        this.log.warn({ interface: config.dhcp.interface, dhcp: config.dhcp.mode }, 'DHCP is not started: no DHCP service was built for this configuration');
       }
 
       this.log.info(
@@ -271,7 +275,7 @@ export class Supervisor {
         'ready',
       );
       const sdNotify: SdNotify = this.options.sdNotify ?? ((state) => loadNative().sdNotify(state));
-      this.notifier = new SystemdNotifier(sdNotify, this.log, this.options.env ?? process.env);
+      this.notifier = new SystemdNotifier(sdNotify, this.log, config.systemd);
       this.notifier.ready(`serving ${registered.registered} seats; iSCSI ${config.listen}:${this.iscsiPort}, HTTP ${config.listen}:${this.httpPort}`);
       const watchdogMs = this.notifier.startWatchdog();
       if (watchdogMs !== undefined) this.log.info({ intervalMs: watchdogMs }, 'systemd watchdog pings on');

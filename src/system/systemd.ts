@@ -1,6 +1,7 @@
 // systemd readiness and watchdog (sd_notify(3)). The datagram is sent by the native addon:
 // Node cannot open a Unix datagram socket. Without NOTIFY_SOCKET every call is a no-op.
 import type { Logger } from 'pino';
+import type { SystemdSettings } from '../config/config.js';
 
 export type SdNotify = (state: string) => boolean;
 
@@ -10,7 +11,7 @@ export class SystemdNotifier {
   constructor(
     private readonly notify: SdNotify,
     private readonly logger: Logger,
-    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly settings: SystemdSettings,
   ) {}
 
   private send(state: string): void {
@@ -35,12 +36,10 @@ export class SystemdNotifier {
   }
 
   /** Pings WATCHDOG=1 every WATCHDOG_USEC/2 when the service manager asked for it
-   *  (sd_watchdog_enabled(3): WATCHDOG_PID, when set, must be us). */
+   *  (sd_watchdog_enabled(3); the configuration checked WATCHDOG_PID). */
   startWatchdog(): number | undefined {
-    const usec = Number(this.env.WATCHDOG_USEC);
-    if (!Number.isFinite(usec) || usec <= 0) return undefined;
-    const pid = this.env.WATCHDOG_PID;
-    if (pid !== undefined && pid !== '' && Number(pid) !== process.pid) return undefined;
+    const usec = this.settings.watchdogUsec;
+    if (usec === undefined) return undefined;
     const intervalMs = Math.max(1, Math.floor(usec / 2000));
     this.watchdogTimer = setInterval(() => this.send('WATCHDOG=1'), intervalMs);
     // The watchdog must not keep a stopping process alive.

@@ -72,10 +72,11 @@ test('lanboot serve driven through the CLI, then SIGTERM', { timeout: 240_000 },
   assert.equal(images[0].versions[0].sha256, crypto.createHash('sha256').update(data).digest('hex'));
   assert.ok(fs.readFileSync(images[0].versions[0].path).equals(data));
 
-  // Seats.
-  const add = await lanboot(dataDir, ['client', 'add', '--name', 'pc-1', '--image', 'debian', '--mac', '52:54:00:12:34:56', '--mode', 'persistent']);
+  // Seats: `lanboot seat ...`, and `lanboot client ...` (the older word) for the same seats.
+  const add = await lanboot(dataDir, ['seat', 'add', '--name', 'pc-1', '--image', 'debian', '--mac', '52:54:00:12:34:56', '--mode', 'persistent']);
   assert.equal(add.code, 0, add.stderr);
-  const seat = await lanbootJson(dataDir, ['client', 'show', 'pc-1']);
+  const seat = await lanbootJson(dataDir, ['seat', 'show', 'pc-1']);
+  assert.deepEqual(await lanbootJson(dataDir, ['client', 'show', 'pc-1']), seat, 'client is an alias of seat');
   assert.equal(seat.targetIqn, 'iqn.2026-11.local.lanboot:seat.pc-1');
   assert.equal(seat.portal, `127.0.0.1:${status.iscsi.port}`);
   assert.equal(seat.lun, 0);
@@ -86,8 +87,9 @@ test('lanboot serve driven through the CLI, then SIGTERM', { timeout: 240_000 },
   assert.equal(seat.image, 'debian');
   assert.equal(seat.version, 1);
   assert.equal(seat.mac, '52:54:00:12:34:56');
-  const list = await lanbootJson(dataDir, ['client', 'list']);
+  const list = await lanbootJson(dataDir, ['seat', 'list']);
   assert.deepEqual(list.map((s: { name: string }) => s.name), ['pc-1']);
+  assert.deepEqual(await lanbootJson(dataDir, ['client', 'list']), list);
 
   // The control plane really configured the engine: the seat's initiator with its CHAP
   // secret gets in; a wrong secret or a foreign initiator does not (libiscsi's iscsi-inq).
@@ -101,7 +103,8 @@ test('lanboot serve driven through the CLI, then SIGTERM', { timeout: 240_000 },
 
   // Errors: one line, exit 1, nothing stored.
   assertOneLineError(await lanboot(dataDir, ['client', 'add', '--name', 'pc-2', '--image', 'nope']), /image 'nope' does not exist/);
-  assertOneLineError(await lanboot(dataDir, ['client', 'add', '--name', 'pc-1', '--image', 'debian']), /seat 'pc-1' already exists/);
+  assertOneLineError(await lanboot(dataDir, ['seat', 'add', '--name', 'pc-1', '--image', 'debian']), /seat 'pc-1' already exists/);
+  assertOneLineError(await lanboot(dataDir, ['seat', 'frobnicate']), /^lanboot: seat: expected one of add, list, show/);
   assertOneLineError(await lanboot(dataDir, ['client', 'add', '--name', 'pc-2', '--image', 'debian', '--mac', '52:54:00:12:34']), /--mac: expected a MAC address/);
   assert.equal((await lanbootJson(dataDir, ['client', 'list'])).length, 1);
 
@@ -109,10 +112,11 @@ test('lanboot serve driven through the CLI, then SIGTERM', { timeout: 240_000 },
   const reset = await lanboot(dataDir, ['client', 'reset', 'pc-1']);
   assert.equal(reset.code, 0, reset.stderr);
   assert.match(reset.stdout, /^seat pc-1 reset to debian v1\n$/);
-  const removed = await lanboot(dataDir, ['client', 'remove', 'pc-1']);
+  const removed = await lanboot(dataDir, ['seat', 'remove', 'pc-1']);
   assert.equal(removed.code, 0, removed.stderr);
-  assert.deepEqual(await lanbootJson(dataDir, ['client', 'list']), []);
+  assert.deepEqual(await lanbootJson(dataDir, ['seat', 'list']), []);
   assertOneLineError(await lanboot(dataDir, ['client', 'show', 'pc-1']), /seat 'pc-1' does not exist/);
+  assertOneLineError(await lanboot(dataDir, ['seat', 'show', 'pc-1']), /seat 'pc-1' does not exist/);
 
   // SIGTERM: STOPPING=1, exit 0, socket gone.
   server.child.kill('SIGTERM');
@@ -121,6 +125,21 @@ test('lanboot serve driven through the CLI, then SIGTERM', { timeout: 240_000 },
   await waitFor('STOPPING=1 on NOTIFY_SOCKET', () => (notify.messages().some((m) => m.split('\n').includes('STOPPING=1')) ? true : undefined), 5_000);
   assert.equal(fs.existsSync(path.join(dataDir, 'lanboot.sock')), false);
   assertOneLineError(await lanboot(dataDir, ['status']), /no supervisor running for /);
+});
+
+test('lanboot --help and lanboot serve --help list every flag of serve; seat is the word, client its alias', async () => {
+  const serveFlags = ['--data', '--config', '--listen', '--iscsi-port', '--http-port', '--log-level', '--log-format', '--interface', '--dhcp', '--dhcp-range', '--dhcp-force', '--tftp-port', '--mdns'];
+  const help = await run(process.execPath, [lanbootMain, '--help'], { timeoutMs: 30_000 });
+  const serveHelp = await run(process.execPath, [lanbootMain, 'serve', '--help'], { timeoutMs: 30_000 });
+  for (const r of [help, serveHelp]) {
+    assert.equal(r.code, 0, r.stderr);
+    for (const flag of serveFlags) assert.match(r.stdout, new RegExp(`${flag}\\b`), `${flag} in:\n${r.stdout}`);
+    assert.match(r.stdout, /LANBOOT_DHCP_FORCE/);
+  }
+  assert.match(help.stdout, /^ {2}seat add --name SEAT/m);
+  assert.doesNotMatch(help.stdout, /^ {2}client /m, 'client is named only as the alias');
+  assert.match(help.stdout, /`lanboot client \.\.\.` is the same as `lanboot seat \.\.\.`/);
+  assert.equal((await run(process.execPath, [lanbootMain, 'seat', '--help'], { timeoutMs: 30_000 })).stdout, help.stdout);
 });
 
 test('lanboot serve refuses bad settings with one line naming the setting', async () => {
@@ -166,4 +185,41 @@ test('lanboot serve takes its settings from DATA/lanboot.json and LANBOOT_* vari
   child.kill('SIGTERM');
   assert.equal(await exited(child), 0, `exit code after SIGTERM; output:\n${output.slice(-2000)}`);
   assert.ok(!output.includes('"level":"info"'), `logLevel warn from the file: no info lines, got ${output.slice(0, 300)}`);
+});
+
+test('every command finds the data dir through --config FILE or LANBOOT_CONFIG (its dataDir)', { timeout: 120_000 }, async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lanboot-cfgfile-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const configFile = path.join(root, 'config.json');
+  fs.writeFileSync(configFile, JSON.stringify({ dataDir: 'state', listen: '127.0.0.1', iscsiPort: 0, httpPort: 0 }));
+  const env: NodeJS.ProcessEnv = { ...process.env, NOTIFY_SOCKET: '', LANBOOT_CONFIG: configFile };
+  delete env.LANBOOT_DATA;
+  const child = spawn(process.execPath, [lanbootMain, 'serve'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (b) => (output += b));
+  child.stderr.on('data', (b) => (output += b));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+  });
+  // Run from elsewhere: only the config file says where the data is.
+  const status = await waitFor(
+    'lanboot status --json through LANBOOT_CONFIG',
+    async () => {
+      if (child.exitCode !== null) assert.fail(`lanboot serve exited ${child.exitCode}:\n${output.slice(-3000)}`);
+      const r = await run(process.execPath, [lanbootMain, 'status', '--json'], { env, cwd: os.tmpdir() });
+      return r.code === 0 ? (JSON.parse(r.stdout) as { dataDir: string }) : undefined;
+    },
+    60_000,
+  );
+  assert.equal(status.dataDir, path.join(root, 'state'));
+  const noEnv = { ...env };
+  delete noEnv.LANBOOT_CONFIG;
+  const viaFlag = await run(process.execPath, [lanbootMain, 'status', '--json', '--config', configFile], { env: noEnv, cwd: os.tmpdir() });
+  assert.equal(viaFlag.code, 0, viaFlag.stderr);
+  assert.equal((JSON.parse(viaFlag.stdout) as { dataDir: string }).dataDir, path.join(root, 'state'));
+  child.kill('SIGTERM');
+  assert.equal(await exited(child), 0, `exit code after SIGTERM; output:\n${output.slice(-2000)}`);
 });

@@ -21,6 +21,7 @@ import { createDhcpSocketFactory, type DhcpBindMode } from '../../src/dhcp/socke
 import { openDatabase, migrate } from '../../src/db/database.js';
 import { Hono } from 'hono';
 import { DhcpService } from '../../src/dhcp/service.js';
+import type { DhcpRange, DhcpSettings } from '../../src/config/config.js';
 import type { StartContext } from '../../src/supervisor/service.js';
 
 function print(value: Record<string, unknown>): void {
@@ -98,11 +99,13 @@ async function runService(config: Record<string, unknown>): Promise<void> {
   const db = openDatabase(config['dbFile'] as string);
   await migrate(db);
   const localApi = new Hono();
-  const service = new DhcpService({ detectTimeoutMs: 1500, ...(config['force'] ? { force: true } : {}) });
+  const mode = config['dhcp'] as 'proxy' | 'full' | 'off';
+  const settings: DhcpSettings =
+    mode === 'off' ? { mode } : mode === 'proxy' ? { mode, interface: 'eth0' } : { mode, interface: 'eth0', range: config['dhcpRange'] as DhcpRange | undefined, force: config['force'] === true };
+  const service = new DhcpService(settings, { detectTimeoutMs: 1500 });
   service.events.on('pxe-request', (e) => print({ event: 'pxe-request', ...e }));
   // The DHCP service reads only these fields of the supervisor's context.
   const ctx = {
-    config: { dhcp: config['dhcp'], interface: 'eth0', dhcpRange: config['dhcpRange'] },
     logger,
     db,
     api: localApi,

@@ -12,6 +12,9 @@ import type { PxeRequestEvent } from '../../src/dhcp/events.js';
 import type { TftpTransferEvent } from '../../src/tftp/server.js';
 import { startFixture } from './support/supervisor-fixture.js';
 
+/** The embedded default: no DHCP, listening on every address. */
+const NO_DHCP = { listen: '0.0.0.0', dhcp: { mode: 'off' } } as const;
+
 const MAC = '52:54:00:aa:00:01';
 
 function tftpEvent(overrides: Partial<TftpTransferEvent>): TftpTransferEvent {
@@ -30,7 +33,7 @@ function tftpEvent(overrides: Partial<TftpTransferEvent>): TftpTransferEvent {
 }
 
 test('DHCP and TFTP events become boot events; the waiting list takes arch and vendor class', async (t) => {
-  const boot = new BootService({ macForAddress: (address) => (address === '10.0.0.7' ? MAC : undefined) });
+  const boot = new BootService(NO_DHCP, { macForAddress: (address) => (address === '10.0.0.7' ? MAC : undefined) });
   const f = await startFixture(t, { services: [boot] });
   const dhcp: PxeRequestEvent = {
     interfaceName: 'eth0',
@@ -71,7 +74,7 @@ test('DHCP and TFTP events become boot events; the waiting list takes arch and v
 });
 
 test('the enroll API refuses unknown codes, unknown fields and bad names with one clear line', async (t) => {
-  const f = await startFixture(t, { services: [new BootService()] });
+  const f = await startFixture(t, { services: [new BootService(NO_DHCP)] });
   const cases: [string[], RegExp][] = [
     [['enroll', 'ACDEFH', '--name', 'pc-1', '--image', 'x'], /^lanboot: no PC is waiting with code ACDEFH/],
     [['enroll', 'OOOOOO', '--name', 'pc-1', '--image', 'x'], /^lanboot: CODE: expected the 6-character code/],
@@ -91,7 +94,7 @@ test('the enroll API refuses unknown codes, unknown fields and bad names with on
 });
 
 test('one address cannot flood the waiting list with invented MACs', async (t) => {
-  const f = await startFixture(t, { services: [new BootService()] });
+  const f = await startFixture(t, { services: [new BootService(NO_DHCP)] });
   const status = JSON.parse((await f.cli(['status', '--json'])).stdout) as { http: { port: number } };
   const get = (mac: string) => fetch(`http://127.0.0.1:${status.http.port}/boot.ipxe?mac=${mac}`).then(async (r) => ({ status: r.status, text: await r.text() }));
   const macs = ['52:54:00:bb:00:01', '52:54:00:bb:00:02', '52:54:00:bb:00:03', '52:54:00:bb:00:04'];

@@ -63,5 +63,5 @@ test('loadConfig resolves interface auto from a config file, and proxyDHCP follo
   fs.writeFileSync(file, JSON.stringify({ dataDir: data, interface: 'auto', dhcp: 'proxy' }));
   const config = loadConfig({ flags: { config: file }, env: {}, cwd: data, isRoot: false, sysClassNet: dir });
   assert.equal(config.interface, 'eth0');
-  assert.equal(config.dhcp, 'proxy');
+  assert.equal(config.dhcp.mode, 'proxy');
 });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { loadConfig, resolveDataDir, type ConfigFlags } from '../../src/config/config.js';
+import { loadConfig, parseBoolean, resolveDataDir, type ConfigFlags } from '../../src/config/config.js';
 import { LanbootError } from '../../src/log/errors.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -34,8 +34,11 @@ test('defaults: ./lanboot-data, 0.0.0.0, unprivileged ports without root, privil
   assert.equal(user.iscsiPort, 13260);
   assert.equal(user.httpPort, 8080);
   assert.equal(user.logLevel, 'info');
-  assert.equal(user.dhcp, 'off');
+  assert.deepEqual(user.dhcp, { mode: 'off' });
   assert.equal(user.interface, undefined);
+  assert.equal(user.tftp, undefined);
+  assert.equal(user.mdns, undefined);
+  assert.equal(user.logFormat, 'json', 'not a terminal');
   assert.equal(user.configFile, undefined);
   const root = load(cwd, {}, {}, true);
   assert.equal(root.iscsiPort, 3260);
@@ -117,10 +120,14 @@ test('validation messages name the setting and the source', (t) => {
 
 test('DHCP: off without --interface; proxy by default with one; mode and range validated', (t) => {
   const cwd = tempDir(t);
-  assert.equal(load(cwd, { interface: 'eth0' }).dhcp, 'proxy');
-  assert.equal(load(cwd, { interface: 'eth0', dhcp: 'off' }).dhcp, 'off');
+  assert.deepEqual(load(cwd, { interface: 'eth0' }).dhcp, { mode: 'proxy', interface: 'eth0' });
+  const off = load(cwd, { interface: 'eth0', dhcp: 'off' });
+  assert.deepEqual(off.dhcp, { mode: 'off' });
+  assert.equal(off.interface, 'eth0', 'the interface stays known (mDNS, status)');
+  assert.equal(off.tftp, undefined, 'no DHCP, no TFTP by default');
   const full = load(cwd, { interface: 'br-lan', dhcp: 'full', 'dhcp-range': '192.168.1.100-192.168.1.199' });
-  assert.deepEqual(full.dhcpRange, { first: '192.168.1.100', last: '192.168.1.199' });
+  assert.deepEqual(full.dhcp, { mode: 'full', interface: 'br-lan', range: { first: '192.168.1.100', last: '192.168.1.199' }, force: false });
+  assert.deepEqual(load(cwd, { interface: 'br-lan', dhcp: 'full', 'dhcp-force': true }).dhcp, { mode: 'full', interface: 'br-lan', range: undefined, force: true });
   assert.equal(load(cwd, {}, { LANBOOT_INTERFACE: 'eth1' }).interface, 'eth1');
 
   assertConfigError(() => load(cwd, { dhcp: 'proxy' }), /^--dhcp: DHCP mode 'proxy' needs --interface IF/);
@@ -134,4 +141,60 @@ test('DHCP: off without --interface; proxy by default with one; mode and range v
   assertConfigError(() => load(cwd, { interface: 'eth0', dhcp: 'full', 'dhcp-range': '192.168.1.1' }), /^--dhcp-range: expected FIRST-LAST/);
   assertConfigError(() => load(cwd, { interface: 'eth0', dhcp: 'full', 'dhcp-range': '1.2.3.4-1.2.3.999' }), /^--dhcp-range: expected FIRST-LAST/);
   assertConfigError(() => load(cwd, { interface: 'eth0', 'dhcp-range': '10.0.0.1-10.0.0.9' }), /only used with --dhcp full \(DHCP mode is 'proxy'\)/);
+});
+
+test('one boolean parser for flags, variables and the config file', (t) => {
+  for (const yes of [true, 'true', '1', 'on', 'yes', 'ON', ' True ']) assert.equal(parseBoolean({ value: yes, label: 'x' }), true, String(yes));
+  for (const no of [false, 'false', '0', 'off', 'no', 'Off']) assert.equal(parseBoolean({ value: no, label: 'x' }), false, String(no));
+  for (const bad of ['maybe', '', 2, null, {}]) assertConfigError(() => parseBoolean({ value: bad, label: 'X' }), /^X: expected on\/off/);
+  const cwd = tempDir(t);
+  const data = path.join(cwd, 'lanboot-data');
+  fs.mkdirSync(data);
+  fs.writeFileSync(path.join(data, 'lanboot.json'), JSON.stringify({ interface: 'eth0', dhcp: 'full', dhcpForce: 'yes', mdns: false }));
+  const fromFile = load(cwd);
+  assert.equal(fromFile.dhcp.mode === 'full' && fromFile.dhcp.force, true);
+  assert.equal(fromFile.mdns, undefined);
+  const fromEnv = load(cwd, {}, { LANBOOT_DHCP_FORCE: 'off', LANBOOT_MDNS: 'on', LANBOOT_USB_ALLOW_DIRECTORIES: 'yes' });
+  assert.equal(fromEnv.dhcp.mode === 'full' && fromEnv.dhcp.force, false);
+  assert.deepEqual(fromEnv.mdns, { interfaceName: 'eth0', responder: 'auto' });
+  assert.equal(fromEnv.usb.allowDirectories, true);
+  assertConfigError(() => load(cwd, {}, { LANBOOT_USB_ALLOW_DIRECTORIES: 'sure' }), /^LANBOOT_USB_ALLOW_DIRECTORIES: expected on\/off/);
+});
+
+test('the environment is read here once: USB paths, mDNS responder, TFTP slice', (t) => {
+  const cwd = tempDir(t);
+  const config = load(cwd, { interface: 'eth0' }, { LANBOOT_USB_SPOOL: 'spool', LANBOOT_USB_UDEV_DATA: '/tmp/udev', LANBOOT_MDNS_RESPONDER: 'ciao' });
+  assert.equal(config.usb.spoolDir, path.join(cwd, 'spool'));
+  assert.equal(config.usb.coldplug.udevDataDir, '/tmp/udev');
+  assert.equal(config.usb.allowDirectories, false);
+  assert.deepEqual(config.mdns, { interfaceName: 'eth0', responder: 'ciao' });
+  assert.deepEqual(config.tftp, { port: 6969, host: '0.0.0.0', root: path.join(cwd, 'lanboot-data', 'tftp') });
+  assert.equal(load(cwd, { interface: 'eth0' }, {}, true).tftp?.port, 69);
+  assert.equal(load(cwd).usb.spoolDir, '/run/lanboot/usb-events');
+  assertConfigError(() => load(cwd, {}, { LANBOOT_MDNS_RESPONDER: 'bonjour' }), /^LANBOOT_MDNS_RESPONDER: expected one of auto, ciao, avahi/);
+});
+
+test('log format: readable at a terminal, JSON under systemd or a pipe, or as asked', (t) => {
+  const cwd = tempDir(t);
+  const format = (env: NodeJS.ProcessEnv, tty: boolean, flags: ConfigFlags = {}) => loadConfig({ flags, env, cwd, isRoot: false, stdoutIsTty: tty }).logFormat;
+  assert.equal(format({}, true), 'pretty');
+  assert.equal(format({}, false), 'json');
+  assert.equal(format({ JOURNAL_STREAM: '8:12345' }, true), 'json');
+  assert.equal(format({ INVOCATION_ID: 'abc' }, true), 'json');
+  assert.equal(format({}, false, { 'log-format': 'pretty' }), 'pretty');
+  assert.equal(format({ LANBOOT_LOG_FORMAT: 'json' }, true), 'json');
+  assertConfigError(() => format({}, true, { 'log-format': 'xml' }), "--log-format: expected one of auto, json, pretty, got 'xml'");
+});
+
+test('data dir through the config file: --config and LANBOOT_CONFIG find it for every command', (t) => {
+  const cwd = tempDir(t);
+  const file = path.join(cwd, 'lanboot.conf.json');
+  fs.writeFileSync(file, JSON.stringify({ dataDir: 'var/lib/lanboot', interface: 'auto' }));
+  const expected = path.join(cwd, 'var', 'lib', 'lanboot');
+  assert.equal(resolveDataDir({ config: file }, {}, '/').dataDir, expected);
+  assert.equal(resolveDataDir({}, { LANBOOT_CONFIG: file }, '/').dataDir, expected);
+  // --data / LANBOOT_DATA still win over the file, as for `serve`.
+  assert.equal(resolveDataDir({ data: 'elsewhere' }, { LANBOOT_CONFIG: file }, cwd).dataDir, path.join(cwd, 'elsewhere'));
+  assert.equal(resolveDataDir({}, { LANBOOT_CONFIG: file, LANBOOT_DATA: '/srv/lb' }, cwd).dataDir, '/srv/lb');
+  assertConfigError(() => resolveDataDir({}, { LANBOOT_CONFIG: path.join(cwd, 'missing.json') }, cwd), /^LANBOOT_CONFIG: cannot read/);
 });

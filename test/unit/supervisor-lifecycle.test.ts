@@ -22,7 +22,6 @@ function makeSupervisor(dataDir: string, engines: RecordingEngine[], notes: stri
   return new Supervisor({
     config,
     logger: pino({ level: 'silent' }),
-    env: {},
     engineFactory: (onEvent) => {
       const engine = new RecordingEngine(onEvent);
       engines.push(engine);
@@ -141,7 +140,7 @@ test('watchdog: WATCHDOG=1 every WATCHDOG_USEC/2, only for our pid, stopped on s
       return true;
     },
     log,
-    { WATCHDOG_USEC: '100000' },
+    { watchdogUsec: 100_000 },
   );
   const startedAt = Date.now();
   assert.equal(notifier.startWatchdog(), 50);
@@ -154,12 +153,22 @@ test('watchdog: WATCHDOG=1 every WATCHDOG_USEC/2, only for our pid, stopped on s
   const count = sent.length;
   await new Promise((resolve) => setTimeout(resolve, 120));
   assert.equal(sent.length, count, 'no ping after STOPPING');
-  assert.equal(new SystemdNotifier(() => true, log, {}).startWatchdog(), undefined);
-  assert.equal(new SystemdNotifier(() => true, log, { WATCHDOG_USEC: '100000', WATCHDOG_PID: '1' }).startWatchdog(), undefined);
+  assert.equal(new SystemdNotifier(() => true, log, { watchdogUsec: undefined }).startWatchdog(), undefined);
+  // The configuration reads WATCHDOG_USEC, and only when WATCHDOG_PID (if set) is ours.
+  const watchdogOf = (env: NodeJS.ProcessEnv) => loadConfig({ flags: { data: '/tmp/x' }, env, cwd: '/tmp', isRoot: false, pid: 4242 }).systemd.watchdogUsec;
+  assert.equal(watchdogOf({ WATCHDOG_USEC: '100000' }), 100_000);
+  assert.equal(watchdogOf({ WATCHDOG_USEC: '100000', WATCHDOG_PID: '4242' }), 100_000);
+  assert.equal(watchdogOf({ WATCHDOG_USEC: '100000', WATCHDOG_PID: '1' }), undefined);
+  assert.equal(watchdogOf({ WATCHDOG_USEC: 'soon' }), undefined);
+  assert.equal(watchdogOf({}), undefined);
   // A failing sd_notify is logged, never thrown.
-  new SystemdNotifier(() => {
-    throw new Error('boom');
-  }, log).ready('x');
+  new SystemdNotifier(
+    () => {
+      throw new Error('boom');
+    },
+    log,
+    { watchdogUsec: undefined },
+  ).ready('x');
 });
 
 test('services: routes mounted before listening, started with the bound ports, stopped in reverse before the engine', async (t) => {
@@ -218,11 +227,24 @@ test('a service failing to start stops the supervisor cleanly with its name in t
   assert.equal(fs.existsSync(path.join(dir, 'lanboot.sock')), false);
 });
 
+const DHCP_NOT_STARTED = 'DHCP is not started: no DHCP service was built for this configuration';
+
 test('--interface without a DHCP service: accepted, and the log says DHCP is not started', async (t) => {
   const f = await startFixture(t, { flags: { interface: 'eth9', dhcp: 'proxy' } });
-  const line = f.logLines().find((l) => l.msg === 'DHCP is not started: no DHCP service was built for this configuration');
+  const line = f.logLines().find((l) => l.msg === DHCP_NOT_STARTED);
   assert.equal(line?.interface, 'eth9');
   assert.equal(line?.dhcp, 'proxy');
   const status = JSON.parse((await f.cli(['status', '--json'])).stdout);
   assert.deepEqual(status.dhcp, { mode: 'proxy', interface: 'eth9', running: false });
+});
+
+test('--interface X --dhcp off: DHCP is off as asked, no warning that it did not start', async (t) => {
+  const f = await startFixture(t, { flags: { interface: 'eth9', dhcp: 'off', mdns: 'off' } });
+  assert.ok(f.logLines().some((l) => l.msg === 'ready'));
+  assert.equal(
+    f.logLines().find((l) => l.msg === DHCP_NOT_STARTED),
+    undefined,
+  );
+  const status = JSON.parse((await f.cli(['status', '--json'])).stdout);
+  assert.deepEqual(status.dhcp, { mode: 'off', interface: 'eth9', running: false });
 });

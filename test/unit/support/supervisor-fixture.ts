@@ -51,13 +51,12 @@ export async function startFixture(
   const dataDir = path.join(root, 'data');
   const logs = new CaptureStream();
   const logger = pino({ level: 'debug' }, logs);
-  const config = loadConfig({ flags: { data: dataDir, 'iscsi-port': '0', 'http-port': '0', listen: '127.0.0.1', ...options.flags }, env: {}, cwd: root, isRoot: false });
+  const config = loadConfig({ flags: { data: dataDir, 'iscsi-port': '0', 'http-port': '0', listen: '127.0.0.1', ...options.flags }, env: options.env ?? {}, cwd: root, isRoot: false });
   let engine: RecordingEngine | undefined;
   const notifications: string[] = [];
   const supervisor = new Supervisor({
     config,
     logger,
-    env: options.env ?? {},
     services: options.services ?? [],
     engineFactory: (onEvent) => (engine = new RecordingEngine(onEvent)),
     sdNotify: (state) => {

@@ -1,4 +1,4 @@
-// `lanboot client ...`: seats (one PC's disk each).
+// `lanboot seat ...` (alias `lanboot client ...`, kept for scripts): seats, one PC's disk each.
 import { normalizeMac, validateIqn, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
 import type { CommitResult, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../web/views.js';
@@ -9,8 +9,8 @@ export function printSeat(io: CliIo, seat: SeatDetails): void {
   const lines = [
     `seat        ${seat.name}`,
     seat.image === null || seat.version === null
-      ? `disk        blank, ${formatBytes(seat.diskBytes ?? 0)} (install seat: \`lanboot client commit ${seat.name} --image NAME\` makes it an image)`
-      : `image       ${seat.image} v${seat.version}${seat.latestVersion !== null && seat.latestVersion !== seat.version ? ` (v${seat.latestVersion} is current: \`lanboot client move ${seat.name}\`)` : ''}`,
+      ? `disk        blank, ${formatBytes(seat.diskBytes ?? 0)} (install seat: \`lanboot seat commit ${seat.name} --image NAME\` makes it an image)`
+      : `image       ${seat.image} v${seat.version}${seat.latestVersion !== null && seat.latestVersion !== seat.version ? ` (v${seat.latestVersion} is current: \`lanboot seat move ${seat.name}\`)` : ''}`,
     `mode        ${seat.mode}`,
     `quota       ${seat.quotaBytes > 0 ? formatBytes(seat.quotaBytes) : 'none'}`,
     `mac         ${seat.mac ?? '-'}`,
@@ -28,9 +28,9 @@ export function printSeat(io: CliIo, seat: SeatDetails): void {
   io.stdout.write(`${lines.join('\n')}\n`);
 }
 
-async function clientAdd(args: string[], io: CliIo): Promise<void> {
+async function seatAdd(args: string[], io: CliIo): Promise<void> {
   const { values } = parse(
-    'client add',
+    'seat add',
     args,
     {
       ...COMMON,
@@ -47,14 +47,14 @@ async function clientAdd(args: string[], io: CliIo): Promise<void> {
     { min: 0, max: 0, names: '' },
   );
   // Validated here too, so a typo is refused before anything reaches the supervisor.
-  const name = validateName(requireFlag('client add', values.name, '--name'), 'seat', '--name');
+  const name = validateName(requireFlag('seat add', values.name, '--name'), 'seat', '--name');
   const mode = values.mode === undefined ? undefined : validateMode(values.mode, '--mode');
   // An install seat is a blank disk of --size; every other seat starts from --image.
-  const image = mode === 'install' ? undefined : validateName(requireFlag('client add', values.image, '--image'), 'image', '--image');
-  if (mode === 'install') requireFlag('client add', values.size, '--size');
+  const image = mode === 'install' ? undefined : validateName(requireFlag('seat add', values.image, '--image'), 'image', '--image');
+  if (mode === 'install') requireFlag('seat add', values.size, '--size');
   const mac = values.mac === undefined ? undefined : normalizeMac(values.mac, '--mac');
   const initiators = values.initiator?.map((iqn) => validateIqn(iqn, '--initiator'));
-  if (values['no-chap'] && values['mutual-chap']) throw new LanbootError('LANBOOT_INVALID_INPUT', 'client add: --mutual-chap needs CHAP; drop --no-chap');
+  if (values['no-chap'] && values['mutual-chap']) throw new LanbootError('LANBOOT_INVALID_INPUT', 'seat add: --mutual-chap needs CHAP; drop --no-chap');
   const seat = await clientFor(values, io).call<SeatDetails>('POST', '/api/v1/clients', {
     json: { name, image, mac, mode, initiators, size: values.size, quota: values.quota, chap: !values['no-chap'], mutualChap: values['mutual-chap'] === true },
   });
@@ -62,12 +62,12 @@ async function clientAdd(args: string[], io: CliIo): Promise<void> {
   printSeat(io, seat);
 }
 
-async function clientList(args: string[], io: CliIo): Promise<void> {
-  const { values } = parse('client list', args, COMMON, { min: 0, max: 0, names: '' });
+async function seatList(args: string[], io: CliIo): Promise<void> {
+  const { values } = parse('seat list', args, COMMON, { min: 0, max: 0, names: '' });
   const seats = await clientFor(values, io).call<SeatSummary[]>('GET', '/api/v1/clients');
   if (values.json) return printJson(io, seats);
   if (seats.length === 0) {
-    io.stdout.write('no seats (add one with `lanboot client add --name SEAT --image NAME`)\n');
+    io.stdout.write('no seats (add one with `lanboot seat add --name SEAT --image NAME`)\n');
     return;
   }
   const rows = seats.map((s) => [
@@ -87,22 +87,22 @@ function seatArg(command: string, args: string[], io: CliIo) {
   return { values, seat: validateName(positionals[0], 'seat', 'SEAT'), client: clientFor(values, io) };
 }
 
-async function clientShow(args: string[], io: CliIo): Promise<void> {
-  const { values, seat, client } = seatArg('client show', args, io);
+async function seatShow(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatArg('seat show', args, io);
   const details = await client.call<SeatDetails>('GET', `/api/v1/clients/${seat}`);
   if (values.json) return printJson(io, details);
   printSeat(io, details);
 }
 
-async function clientReset(args: string[], io: CliIo): Promise<void> {
-  const { values, seat, client } = seatArg('client reset', args, io);
+async function seatReset(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatArg('seat reset', args, io);
   const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/reset`);
   if (values.json) return printJson(io, details);
   io.stdout.write(details.image === null ? `seat ${details.name}: blank disk again\n` : `seat ${details.name} reset to ${details.image} v${details.version}\n`);
 }
 
-async function clientRemove(args: string[], io: CliIo): Promise<void> {
-  const { values, seat, client } = seatArg('client remove', args, io);
+async function seatRemove(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatArg('seat remove', args, io);
   const result = await client.call<{ removed: string }>('DELETE', `/api/v1/clients/${seat}`);
   if (values.json) return printJson(io, result);
   io.stdout.write(`seat ${result.removed} removed\n`);
@@ -113,34 +113,34 @@ function seatOptions<O extends Record<string, { type: 'string' | 'boolean' }>>(c
   return { values, positionals, seat: validateName(positionals[0], 'seat', 'SEAT'), client: clientFor(values, io) };
 }
 
-async function clientMode(args: string[], io: CliIo): Promise<void> {
-  const { values, positionals, seat, client } = seatOptions('client mode', args, io, {}, 'SEAT MODE', 2);
+async function seatMode(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals, seat, client } = seatOptions('seat mode', args, io, {}, 'SEAT MODE', 2);
   const mode = validateMode(positionals[1], 'MODE');
   const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/mode`, { json: { mode } });
   if (values.json) return printJson(io, details);
   io.stdout.write(`seat ${details.name} is now in ${details.mode} mode\n`);
 }
 
-async function clientQuota(args: string[], io: CliIo): Promise<void> {
-  const { values, positionals, seat, client } = seatOptions('client quota', args, io, {}, 'SEAT SIZE|none', 2);
+async function seatQuota(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals, seat, client } = seatOptions('seat quota', args, io, {}, 'SEAT SIZE|none', 2);
   const quota = positionals[1] === 'none' ? null : positionals[1];
   const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/quota`, { json: { quota } });
   if (values.json) return printJson(io, details);
   io.stdout.write(`seat ${details.name}: quota ${details.quotaBytes > 0 ? formatBytes(details.quotaBytes) : 'none'}\n`);
 }
 
-async function clientMove(args: string[], io: CliIo): Promise<void> {
-  const { values, seat, client } = seatOptions('client move', args, io, { version: { type: 'string' } });
+async function seatMove(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatOptions('seat move', args, io, { version: { type: 'string' } });
   const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/move`, { json: values.version === undefined ? {} : { version: values.version } });
   if (values.json) return printJson(io, details);
   io.stdout.write(`seat ${details.name} moved to ${details.image} v${details.version} (its changes were dropped)\n`);
 }
 
-/** `lanboot image move-seats IMAGE` (and its alias `client move-all`). */
+/** `lanboot image move-seats IMAGE` (and its alias `seat move-all`). */
 export const imageMoveSeats: Handler = (args, io) => moveAllSeats('image move-seats', args, io);
 
-async function clientMoveAll(args: string[], io: CliIo): Promise<void> {
-  return moveAllSeats('client move-all', args, io);
+async function seatMoveAll(args: string[], io: CliIo): Promise<void> {
+  return moveAllSeats('seat move-all', args, io);
 }
 
 async function moveAllSeats(command: string, args: string[], io: CliIo): Promise<void> {
@@ -156,8 +156,8 @@ async function moveAllSeats(command: string, args: string[], io: CliIo): Promise
   if (result.failed.length > 0) throw new LanbootError('LANBOOT_ENGINE_FAILED', `${result.failed.length} seat(s) could not be moved`);
 }
 
-async function clientCommit(args: string[], io: CliIo): Promise<void> {
-  const { values, seat, client } = seatOptions('client commit', args, io, { image: { type: 'string' }, force: { type: 'boolean' } });
+async function seatCommit(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatOptions('seat commit', args, io, { image: { type: 'string' }, force: { type: 'boolean' } });
   const image = values.image === undefined ? undefined : validateName(values.image, 'image', '--image');
   const showProgress = io.stderr.isTTY === true;
   const started = Date.now();
@@ -187,41 +187,41 @@ async function clientCommit(args: string[], io: CliIo): Promise<void> {
   io.stdout.write(`seat ${seat} committed as ${result.image} v${result.version} (${formatBytes(result.sizeBytes)}, sha256 ${result.sha256}); the seat is on it now\n`);
 }
 
-async function clientSnapshot(args: string[], io: CliIo): Promise<void> {
-  const { values, seat, client } = seatOptions('client snapshot', args, io, { label: { type: 'string' } });
+async function seatSnapshot(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatOptions('seat snapshot', args, io, { label: { type: 'string' } });
   const snap = await client.call<SnapshotView>('POST', `/api/v1/clients/${seat}/snapshots`, { json: values.label === undefined ? {} : { label: values.label } });
   if (values.json) return printJson(io, snap);
   io.stdout.write(`seat ${seat}: snapshot ${snap.number}${snap.label ? ` (${snap.label})` : ''} of ${formatBytes(snap.deltaBytes)}\n`);
 }
 
-async function clientSnapshots(args: string[], io: CliIo): Promise<void> {
-  const { values, seat, client } = seatOptions('client snapshots', args, io, {});
+async function seatSnapshots(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatOptions('seat snapshots', args, io, {});
   const list = await client.call<SnapshotView[]>('GET', `/api/v1/clients/${seat}/snapshots`);
   if (values.json) return printJson(io, list);
   if (list.length === 0) {
-    io.stdout.write(`seat ${seat} has no snapshots (take one with \`lanboot client snapshot ${seat}\`)\n`);
+    io.stdout.write(`seat ${seat} has no snapshots (take one with \`lanboot seat snapshot ${seat}\`)\n`);
     return;
   }
   const rows = list.map((s) => [String(s.number), s.label ?? '-', s.image === null ? '(blank)' : `${s.image} v${s.version}`, formatBytes(s.deltaBytes), s.createdAt]);
   io.stdout.write(`${formatTable(['#', 'LABEL', 'MADE ON', 'DELTA', 'CREATED'], rows)}\n`);
 }
 
-async function clientRestore(args: string[], io: CliIo): Promise<void> {
-  const { values, positionals, seat, client } = seatOptions('client restore', args, io, {}, 'SEAT SNAPSHOT', 2);
+async function seatRestore(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals, seat, client } = seatOptions('seat restore', args, io, {}, 'SEAT SNAPSHOT', 2);
   const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/snapshots/${encodeURIComponent(positionals[1]!)}/restore`);
   if (values.json) return printJson(io, details);
   io.stdout.write(`seat ${details.name}: snapshot ${positionals[1]} restored\n`);
 }
 
-async function clientSnapshotDelete(args: string[], io: CliIo): Promise<void> {
-  const { values, positionals, seat, client } = seatOptions('client snapshot-delete', args, io, {}, 'SEAT SNAPSHOT', 2);
+async function seatSnapshotDelete(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals, seat, client } = seatOptions('seat snapshot-delete', args, io, {}, 'SEAT SNAPSHOT', 2);
   const result = await client.call<{ deleted: number }>('DELETE', `/api/v1/clients/${seat}/snapshots/${encodeURIComponent(positionals[1]!)}`);
   if (values.json) return printJson(io, result);
   io.stdout.write(`seat ${seat}: snapshot ${result.deleted} deleted\n`);
 }
 
-async function clientSpace(args: string[], io: CliIo): Promise<void> {
-  const { values } = parse('client space', args, COMMON, { min: 0, max: 0, names: '' });
+async function seatSpace(args: string[], io: CliIo): Promise<void> {
+  const { values } = parse('seat space', args, COMMON, { min: 0, max: 0, names: '' });
   const report = await clientFor(values, io).call<SpaceReport>('GET', '/api/v1/space');
   if (values.json) return printJson(io, report);
   const d = report.dataDisk;
@@ -238,20 +238,20 @@ async function clientSpace(args: string[], io: CliIo): Promise<void> {
   io.stdout.write(`${lines.join('\n')}\n`);
 }
 
-export const CLIENT_COMMANDS: Record<string, Handler> = {
-  add: clientAdd,
-  list: clientList,
-  show: clientShow,
-  reset: clientReset,
-  remove: clientRemove,
-  mode: clientMode,
-  quota: clientQuota,
-  move: clientMove,
-  'move-all': clientMoveAll,
-  commit: clientCommit,
-  snapshot: clientSnapshot,
-  snapshots: clientSnapshots,
-  restore: clientRestore,
-  'snapshot-delete': clientSnapshotDelete,
-  space: clientSpace,
+export const SEAT_COMMANDS: Record<string, Handler> = {
+  add: seatAdd,
+  list: seatList,
+  show: seatShow,
+  reset: seatReset,
+  remove: seatRemove,
+  mode: seatMode,
+  quota: seatQuota,
+  move: seatMove,
+  'move-all': seatMoveAll,
+  commit: seatCommit,
+  snapshot: seatSnapshot,
+  snapshots: seatSnapshots,
+  restore: seatRestore,
+  'snapshot-delete': seatSnapshotDelete,
+  space: seatSpace,
 };
