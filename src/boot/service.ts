@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Context, Hono } from 'hono';
 import type { Logger } from 'pino';
-import type { BootSettings } from '../config/config.js';
+import type { BootSettings, ScriptOwnerCheck } from '../config/config.js';
 import { normalizeMac, quoteInput, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
 import { errorFields } from '../log/logger.js';
@@ -50,13 +50,7 @@ export interface BootServiceOptions {
   macForAddress?: (address: string) => string | undefined;
   /** Seconds between enrollment polls. */
   pollSeconds?: number;
-  /** 'neighbor' (default): a script for MAC M is served only to an address the kernel's
-   *  neighbor table maps to M (or loopback: the box itself). 'off': to any address, for PCs
-   *  behind a DHCP relay/router, whose requests arrive from another subnet. */
-  scriptOwnerCheck?: ScriptOwnerCheck;
 }
-
-export type ScriptOwnerCheck = 'neighbor' | 'off';
 
 const SCRIPT_HEADERS = {
   'content-type': 'text/plain; charset=utf-8',
@@ -115,7 +109,7 @@ export class BootService implements SupervisorService {
     this.ipxeFileNames = new Set(Object.keys(files));
     this.lookupMac = options.macForAddress ?? ((address) => macForAddress(address));
     this.pollSeconds = options.pollSeconds ?? ENROLL_POLL_SECONDS;
-    this.scriptOwnerCheck = options.scriptOwnerCheck ?? 'neighbor';
+    this.scriptOwnerCheck = settings.scriptOwnerCheck;
   }
 
   mount(ctx: MountContext): void {

@@ -36,7 +36,13 @@ export type DhcpSettings =
 export interface BootSettings {
   listen: string;
   dhcp: DhcpSettings;
+  /** 'neighbor': a boot script for MAC M goes only to an address the box's neighbor table
+   *  maps to M (or loopback); 'off': to any address (PCs behind a router or DHCP relay). */
+  scriptOwnerCheck: ScriptOwnerCheck;
 }
+
+export const SCRIPT_OWNER_CHECKS = ['neighbor', 'off'] as const;
+export type ScriptOwnerCheck = (typeof SCRIPT_OWNER_CHECKS)[number];
 
 /** The TFTP server for the iPXE binaries. */
 export interface TftpSettings {
@@ -93,6 +99,7 @@ export interface LanbootConfig {
   tftp: TftpSettings | undefined;
   /** undefined = no mDNS (off, or no interface). */
   mdns: MdnsSettings | undefined;
+  scriptOwnerCheck: ScriptOwnerCheck;
   usb: UsbSettings;
   systemd: SystemdSettings;
   /** The config file that was read, if any. */
@@ -114,6 +121,7 @@ export interface ConfigFlags {
   'tftp-port'?: string | undefined;
   mdns?: string | undefined;
   'log-format'?: string | undefined;
+  'script-owner-check'?: string | undefined;
 }
 
 export interface ConfigInputs {
@@ -145,6 +153,7 @@ const SETTINGS = {
   dhcpForce: { flag: 'dhcp-force', env: 'LANBOOT_DHCP_FORCE', arg: '', help: 'full DHCP even when another DHCP server answers' },
   tftpPort: { flag: 'tftp-port', env: 'LANBOOT_TFTP_PORT', arg: 'N', help: 'TFTP port for iPXE (69 as root, else 6969; on when DHCP is on)' },
   mdns: { flag: 'mdns', env: 'LANBOOT_MDNS', arg: 'on|off', help: 'answer as lanboot.local (default on with --interface)' },
+  scriptOwnerCheck: { flag: 'script-owner-check', env: 'LANBOOT_SCRIPT_OWNER_CHECK', arg: 'neighbor|off', help: 'boot scripts only to the address that owns the MAC (default neighbor; off for PCs behind a router/relay)' },
 } as const satisfies Record<string, { flag: keyof ConfigFlags; env: string; arg: string; help: string }>;
 
 /** The flags of `lanboot serve`, one line each with their variable and config file key. */
@@ -449,6 +458,9 @@ export function loadConfig(inputs: ConfigInputs): LanbootConfig {
   const responder = responderText ? parseChoice({ value: responderText, label: 'LANBOOT_MDNS_RESPONDER' }, MDNS_RESPONDERS) : 'auto';
   const mdns = mdnsOn && iface !== undefined ? { interfaceName: iface, responder } : undefined;
 
+  const ownerRaw = pick('scriptOwnerCheck');
+  const scriptOwnerCheck = ownerRaw ? parseChoice(ownerRaw, SCRIPT_OWNER_CHECKS) : 'neighbor';
+
   // USB: the spool the udev rule writes, and the test stand-ins (a directory as a stick, a
   // udev database copy: the test host runs no udev).
   const usb: UsbSettings = {
@@ -462,7 +474,7 @@ export function loadConfig(inputs: ConfigInputs): LanbootConfig {
 
   const systemd: SystemdSettings = { watchdogUsec: watchdogUsec(env, inputs.pid ?? process.pid) };
 
-  return { dataDir, dataDirLabel, listen, iscsiPort, httpPort, logLevel, logFormat, interface: iface, dhcp, tftp, mdns, usb, systemd, configFile };
+  return { dataDir, dataDirLabel, listen, iscsiPort, httpPort, logLevel, logFormat, interface: iface, dhcp, tftp, mdns, scriptOwnerCheck, usb, systemd, configFile };
 }
 
 /** The process environment, for the CLI entry point to hand to loadConfig / resolveDataDir:

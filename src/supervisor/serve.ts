@@ -26,6 +26,7 @@ export const SERVE_OPTIONS = {
   'dhcp-force': { type: 'boolean' },
   'tftp-port': { type: 'string' },
   mdns: { type: 'string' },
+  'script-owner-check': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -198,3 +198,11 @@ test('data dir through the config file: --config and LANBOOT_CONFIG find it for 
   assert.equal(resolveDataDir({}, { LANBOOT_CONFIG: file, LANBOOT_DATA: '/srv/lb' }, cwd).dataDir, '/srv/lb');
   assertConfigError(() => resolveDataDir({}, { LANBOOT_CONFIG: path.join(cwd, 'missing.json') }, cwd), /^LANBOOT_CONFIG: cannot read/);
 });
+
+test('boot-script owner check: neighbor by default, off for routed setups, anything else named', (t) => {
+  const cwd = tempDir(t);
+  assert.equal(load(cwd).scriptOwnerCheck, 'neighbor');
+  assert.equal(load(cwd, { 'script-owner-check': 'off' }).scriptOwnerCheck, 'off');
+  assert.equal(load(cwd, {}, { LANBOOT_SCRIPT_OWNER_CHECK: 'off' }).scriptOwnerCheck, 'off');
+  assertConfigError(() => load(cwd, { 'script-owner-check': 'maybe' }), /--script-owner-check/);
+});

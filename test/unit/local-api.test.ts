@@ -140,11 +140,11 @@ test('errors exit 1 with one clear line and store nothing', async (t) => {
   oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--mac', '52:54:00:00:00:zz']), /--mac: expected a MAC address/);
   oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--mac', '52-54-00-00-00-01']), /MAC 52:54:00:00:00:01 already belongs to seat 'pc-1'/);
   oneLineError(await f.cli(['client', 'add', '--name', 'PC 2', '--image', 'base']), /--name: expected a seat name/);
-  oneLineError(await f.cli(['client', 'add', '--image', 'base']), /client add: --name is required/);
+  oneLineError(await f.cli(['client', 'add', '--image', 'base']), /seat add: --name is required/);
   oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--mode', 'frozen']), /--mode: expected one of fresh, persistent, maintenance, install/);
-  oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--mode', 'install']), /client add: --size is required/);
+  oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--mode', 'install']), /seat add: --size is required/);
   oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--initiator', 'bogus']), /--initiator: expected an iSCSI name/);
-  oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--bogus']), /client add: Unknown option '--bogus'/);
+  oneLineError(await f.cli(['client', 'add', '--name', 'pc-2', '--image', 'base', '--bogus']), /seat add: Unknown option '--bogus'/);
   oneLineError(await f.cli(['client', 'frobnicate']), /client: expected one of add, list, show, reset, remove, mode, .*, got 'frobnicate'/);
   oneLineError(await f.cli(['dance']), /unknown command 'dance'/);
   oneLineError(await f.cli(['client', 'reset', 'ghost']), /seat 'ghost' does not exist/);

@@ -36,7 +36,7 @@ test('seat routes refuse bad input with a clear message and change nothing', asy
   const before = (await f.cli(['client', 'show', 'pc', '--json'])).stdout;
 
   oneLineError(await f.cli(['client', 'mode', 'pc', 'frozen']), /MODE: expected one of fresh, persistent, maintenance, install, got 'frozen'/);
-  oneLineError(await f.cli(['client', 'mode', 'pc']), /client mode: missing SEAT MODE/);
+  oneLineError(await f.cli(['client', 'mode', 'pc']), /seat mode: missing SEAT MODE/);
   oneLineError(await f.cli(['client', 'quota', 'pc', '10Q']), /quota: expected a size like 64G, 512M or a number of bytes, got '10Q'/);
   oneLineError(await f.cli(['client', 'quota', 'pc', '100']), /quota: '100' is out of range/);
   oneLineError(await f.cli(['client', 'move', 'pc', '--version', 'abc']), /version: expected a version number like 3, got 'abc'/);
