@@ -11,6 +11,7 @@ import { CLIENT_COMMANDS, imageMoveSeats } from './client-commands.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
 import { formatTable } from './format.js';
 import { IMAGE_COMMANDS, USB_COMMANDS } from './image-commands.js';
+import { ISO_COMMANDS } from './iso-commands.js';
 
 export type { CliIo } from './common.js';
 
@@ -26,6 +27,7 @@ export const USAGE = `usage: lanboot <command> [options]   (every command takes 
   image delete NAME --version N [--json]
   image prune NAME [--json]
   image imports [--limit N] [--json]
+  iso list [--json]
   usb list [--json]
   usb import DEVICE FILE --name NAME [--json]
   usb release DEVICE [--json]
@@ -182,6 +184,7 @@ const COMMANDS: Record<string, Handler | Record<string, Handler>> = {
   status,
   image: { ...IMAGE_COMMANDS, 'move-seats': imageMoveSeats },
   usb: USB_COMMANDS,
+  iso: ISO_COMMANDS,
   client: CLIENT_COMMANDS,
   waiting,
   enroll,

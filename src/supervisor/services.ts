@@ -9,6 +9,7 @@ import { DhcpService } from '../dhcp/service.js';
 import { BootService } from '../boot/service.js';
 import { TftpBootService } from '../boot/tftp-service.js';
 import { MdnsService } from '../discovery/mdns-service.js';
+import { IsoService } from '../iso/service.js';
 import type { SupervisorService } from './service.js';
 
 /** What the network-boot services run with, derived from the configuration. */
@@ -45,6 +46,7 @@ export function buildServices(config: LanbootConfig, logger: Logger): Supervisor
     services.push(tftp);
   }
   services.push(boot);
+  services.push(new IsoService());
   // mDNS only on a served interface (config.mdns defaults to on when one is given).
   if (config.mdns && config.interface !== undefined) services.push(new MdnsService({ interfaceName: config.interface }));
   logger.debug({ services: services.map((s) => s.name), tftpPort: settings.tftpPort, dhcpForce: settings.dhcpForce }, 'network boot services');
