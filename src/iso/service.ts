@@ -3,11 +3,13 @@
 //
 // LAN-facing (anyone on the LAN, unauthenticated, like /boot.ipxe; see docs/isos.md):
 //   GET|HEAD /iso/<image>/<file>.iso   the file, with byte ranges (range.ts), body by sendfile
+// These requests are answered ahead of the hono app (MountContext.lanRequestHandlers): the
+// body goes around any Response object, and iPXE's many small range requests skip routing.
 // API (/api/v1):
 //   GET /api/v1/isos                   the ISO library with each file's URL
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
-import type { Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { IsoRow } from '../db/images.js';
 import { errorFields } from '../log/logger.js';
@@ -23,9 +25,6 @@ export interface IsoServiceOptions {
   /** Defaults to the addon's. */
   sendFileRange?: NativeAddon['sendFileRange'];
 }
-
-/** hono's Node adapter leaves a response with this header alone: we wrote it ourselves. */
-const ALREADY_SENT = { 'x-hono-already-sent': '1' } as const;
 
 interface NodeBindings {
   incoming?: IncomingMessage;
@@ -59,7 +58,7 @@ export class IsoService implements SupervisorService {
   mount(ctx: MountContext): void {
     this.library = new IsoLibrary(ctx.images);
     this.log = ctx.logger.child({ component: 'iso' });
-    this.mountLan(ctx.httpApp);
+    ctx.lanRequestHandlers.push((req, res) => this.handle(req, res));
     ctx.api.route(
       '/api/v1/isos',
       createIsoApi({
@@ -80,16 +79,20 @@ export class IsoService implements SupervisorService {
     return { requests: this.requests, bytesSent: this.bytesSent, activeTransfers: this.active };
   }
 
-  private mountLan(app: Hono): void {
-    // hono answers HEAD with the GET route; the sender looks at the real method.
-    app.get(`${ISO_URL_PREFIX}:image/:file`, (c) => {
-      const row = this.library!.find(c.req.param('image'), c.req.param('file'));
-      if (!row) return c.text('lanboot: no such ISO\n', 404, { 'cache-control': 'no-store' });
-      const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
-      if (!incoming || !outgoing) return c.text('lanboot: ISO files are served on the LAN HTTP port only\n', 404);
-      this.serve(incoming, outgoing, row);
-      return new Response(null, { headers: ALREADY_SENT });
-    });
+  /** Takes GET and HEAD under /iso/; anything else goes on to the hono app. */
+  private handle(req: IncomingMessage, res: ServerResponse): boolean {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !req.url?.startsWith(ISO_URL_PREFIX)) return false;
+    const query = req.url.indexOf('?');
+    const parts = (query < 0 ? req.url : req.url.slice(0, query)).split('/');
+    // ['', 'iso', image, file]; names need no escaping, so an escaped one matches nothing.
+    const row = parts.length === 4 ? this.library!.find(parts[2]!, parts[3]!) : undefined;
+    if (!row) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end('lanboot: no such ISO\n');
+      return true;
+    }
+    this.serve(req, res, row);
+    return true;
   }
 
   private serve(req: IncomingMessage, res: ServerResponse, row: IsoRow): void {

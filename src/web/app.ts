@@ -157,7 +157,7 @@ export function createApps(ctx: AppContext): WebApps {
   // endpoints that services mount stay reachable under any name.
   http.use('*', async (c, next) => {
     const p = c.req.path;
-    if (p === '/boot.ipxe' || p.startsWith('/ipxe/') || p.startsWith('/iso/') || isLanHost(c.req.header('host'))) return next();
+    if (p === '/boot.ipxe' || p.startsWith('/ipxe/') || isLanHost(c.req.header('host'))) return next();
     return c.json({ error: { code: 'LANBOOT_HOST_REFUSED', message: 'this box answers only to its LAN address or a .local name (DNS rebinding protection)' } }, 421);
   });
   http.all('/api/v1/*', auth.apiGuard(), forwardTo(api, 'lan'));
