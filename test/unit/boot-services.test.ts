@@ -12,20 +12,20 @@ const configFor = (flags: Record<string, string>, env: NodeJS.ProcessEnv = {}) =
 
 test('no interface: only the boot service, no DHCP and no TFTP', () => {
   const config = configFor({ data: '/tmp/x' });
-  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['boot']);
+  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['boot', 'iso']);
   assert.deepEqual(networkBootSettings(config, true), { tftpPort: undefined, dhcpForce: false });
 });
 
 test('an interface (proxy by default) brings DHCP and TFTP: port 69 as root, 6969 otherwise', () => {
   const config = configFor({ data: '/tmp/x', interface: 'eth0' });
   assert.equal(config.dhcp, 'proxy');
-  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['dhcp', 'tftp', 'boot', 'mdns']);
+  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['dhcp', 'tftp', 'boot', 'iso', 'mdns']);
   assert.equal(networkBootSettings(config, true).tftpPort, 69);
   assert.equal(networkBootSettings(config, false).tftpPort, 6969);
   const off = configFor({ data: '/tmp/x', interface: 'eth0', dhcp: 'off' });
-  assert.deepEqual(buildServices(off, silent).map((s) => s.name), ['boot', 'mdns']);
+  assert.deepEqual(buildServices(off, silent).map((s) => s.name), ['boot', 'iso', 'mdns']);
   // mDNS: on by default with an interface; --mdns off / LANBOOT_MDNS turn it off.
-  assert.deepEqual(buildServices(configFor({ data: '/tmp/x', interface: 'eth0', dhcp: 'off', mdns: 'off' }), silent).map((s) => s.name), ['boot']);
+  assert.deepEqual(buildServices(configFor({ data: '/tmp/x', interface: 'eth0', dhcp: 'off', mdns: 'off' }), silent).map((s) => s.name), ['boot', 'iso']);
   assert.equal(configFor({ data: '/tmp/x', interface: 'eth0' }, { LANBOOT_MDNS: 'false' }).mdns, false);
   assert.equal(configFor({ data: '/tmp/x' }).mdns, false, 'no interface: nothing on the LAN');
   assert.throws(() => configFor({ data: '/tmp/x' }, { LANBOOT_MDNS: 'maybe' }), /LANBOOT_MDNS: expected on\/off/);
@@ -34,7 +34,7 @@ test('an interface (proxy by default) brings DHCP and TFTP: port 69 as root, 696
 test('--tftp-port / LANBOOT_TFTP_PORT and --dhcp-force / LANBOOT_DHCP_FORCE come from the config', () => {
   const config = configFor({ data: '/tmp/x' }, { LANBOOT_TFTP_PORT: '0' });
   assert.equal(networkBootSettings(config, false).tftpPort, 0);
-  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['tftp', 'boot']);
+  assert.deepEqual(buildServices(config, silent).map((s) => s.name), ['tftp', 'boot', 'iso']);
   assert.equal(networkBootSettings(configFor({ data: '/tmp/x', 'tftp-port': '7000' }), false).tftpPort, 7000);
   assert.throws(() => configFor({ data: '/tmp/x' }, { LANBOOT_TFTP_PORT: '70000' }), (e: unknown) => e instanceof LanbootError && /LANBOOT_TFTP_PORT/.test(e.message));
   assert.equal(networkBootSettings(configFor({ data: '/tmp/x' }, { LANBOOT_DHCP_FORCE: '1' }), false).dhcpForce, true);

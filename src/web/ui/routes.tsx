@@ -10,6 +10,7 @@ import { raw } from 'hono/html';
 import type { Logger } from 'pino';
 import { LanbootError } from '../../log/errors.js';
 import type { AppContext } from '../app.js';
+import type { IsoListEntry } from '../api/isos.js';
 import { checkNewPassword, hashPassword, verifyPassword } from '../auth/password.js';
 import { clientAddressOf, CSRF_FIELD, type AuthVariables, type WebAuth } from '../auth/web-auth.js';
 import type { Session } from '../auth/sessions.js';
@@ -730,12 +731,14 @@ export function mountUi(app: Hono, deps: UiDeps): void {
   // ---- images ----
   http.get('/images', auth.pageGuard(), async (c) => {
     const session = c.get('session');
-    const [images, seats, imports, usb] = await Promise.all([
+    const [images, seats, imports, usb, isos] = await Promise.all([
       call<ImageView[]>('GET', '/api/v1/images'),
       call<SeatSummary[]>('GET', '/api/v1/clients'),
       hasApiRoute('GET', '/api/v1/imports') ? call<ImportJobView[]>('GET', '/api/v1/imports?limit=20') : Promise.resolve(undefined),
       hasApiRoute('GET', '/api/v1/usb') ? call<UsbDeviceView[]>('GET', '/api/v1/usb') : Promise.resolve(undefined),
+      call<IsoListEntry[]>('GET', '/api/v1/isos'),
     ]);
+    const isoList = isos.ok && Array.isArray(isos.data) ? isos.data : [];
     const jobs = imports?.ok && Array.isArray(imports.data) ? imports.data : [];
     const running = jobs.filter((j) => j.state === 'running');
     const sticks = usb?.ok && Array.isArray(usb.data) ? usb.data : [];
@@ -880,6 +883,27 @@ export function mountUi(app: Hono, deps: UiDeps): void {
             </div>
           );
         })}
+        {isoList.length > 0 ? (
+          <>
+            <h2>ISO files</h2>
+            <p class="muted">Served to PCs over HTTP (iPXE: sanboot URL), no login needed.</p>
+            <table>
+              <tbody>
+                {isoList.map((iso) => (
+                  <tr data-iso={`${iso.image}/${iso.fileName}`}>
+                    <td>
+                      {iso.image}/{iso.fileName}
+                    </td>
+                    <td>{formatBytes(iso.sizeBytes)}</td>
+                    <td>
+                      <code>{iso.url}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
+        ) : null}
         {jobs.length > 0 ? (
           <>
             <h2>Import history</h2>
