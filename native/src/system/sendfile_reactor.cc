@@ -141,6 +141,9 @@ void SendfileReactor::pump(Loop* loop, SendfileJob* job) {
       job->remaining -= uint64_t(n);
       job->sent += uint64_t(n);
       job->lastProgress = std::chrono::steady_clock::now();
+      // Less than asked: the socket buffer is full. Wait for EPOLLOUT rather than spend a
+      // call on the EAGAIN that would follow.
+      if (size_t(n) < want && job->remaining > 0) return;
       continue;
     }
     if (n == 0) return finish(loop, job, EIO);  // the file is shorter than the range
