@@ -17,6 +17,8 @@ packages=(
   syslinux syslinux-common mtools ipxe-qemu xz-utils
   # ... and the host libraries open-iscsi's iscsistart needs, copied into its initramfs
   libssl3 libkmod2
+  # ISO-over-HTTP benchmark peer (bench/iso-http.ts runs it as a child, never as a service)
+  nginx
   # misc tools used by tests and benchmarks
   procps psmisc util-linux e2fsprogs cpio
   # image import (src/storage): mount for USB sticks, openssl dgst hashes versions read back

@@ -12,6 +12,7 @@ import { SEAT_COMMANDS, imageMoveSeats } from './seat-commands.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
 import { formatTable } from './format.js';
 import { IMAGE_COMMANDS, USB_COMMANDS } from './image-commands.js';
+import { ISO_COMMANDS } from './iso-commands.js';
 
 export type { CliIo } from './common.js';
 
@@ -31,6 +32,7 @@ ${settingsHelp().replace(/^/gm, '    ')}
   image prune NAME [--json]
   image imports [--limit N] [--json]
   image move-seats IMAGE [--version N] [--json]
+  iso list [--json]
   usb list [--json]
   usb import DEVICE FILE --name NAME [--json]
   usb release DEVICE [--json]
@@ -150,6 +152,7 @@ const COMMANDS: Record<string, Handler | Record<string, Handler>> = {
   seat: SEAT_COMMANDS,
   // The older word for a seat, kept so existing scripts keep working.
   client: SEAT_COMMANDS,
+  iso: ISO_COMMANDS,
   waiting,
   enroll,
   boot: { events: bootEvents },

@@ -32,6 +32,12 @@ export type LanbootErrorCode =
   | 'LANBOOT_SEAT_CONFLICT'
   | 'LANBOOT_SNAPSHOT_NOT_FOUND'
   | 'LANBOOT_NO_SPACE'
+  // ISO files over HTTP (src/iso, the addon's sendFileRange)
+  | 'LANBOOT_ISO_NOT_FOUND'
+  | 'LANBOOT_SEND_STALLED'
+  | 'LANBOOT_PEER_GONE'
+  | 'LANBOOT_CANCELLED'
+  | 'LANBOOT_BUSY'
   | 'LANBOOT_INTERNAL';
 
 export class LanbootError extends Error {
@@ -83,7 +89,10 @@ export function httpStatusFor(code: string): number {
     case 'LANBOOT_SEAT_CONFLICT':
       return 409;
     case 'LANBOOT_SNAPSHOT_NOT_FOUND':
+    case 'LANBOOT_ISO_NOT_FOUND':
       return 404;
+    case 'LANBOOT_BUSY':
+      return 503;
     case 'LANBOOT_NO_SPACE':
       return 507;
     default:

@@ -1,6 +1,6 @@
 // Typed loader for the native addon (native/src, built by node-gyp into build/Release).
-// The addon owns everything on the per-I/O path (the iSCSI engine) and the few syscalls
-// Node does not expose (sd_notify datagrams, SO_BINDTODEVICE sockets).
+// The addon owns everything on the per-I/O path (the iSCSI engine, ISO bytes over HTTP) and
+// the few syscalls Node does not expose (sd_notify datagrams, SO_BINDTODEVICE sockets).
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -116,6 +116,16 @@ export interface NativeAddon {
     cancelFlag?: Int32Array,
     onProgress?: (bytesDone: number) => void,
   ): Promise<{ sha256: string; dataBytes: number }>;
+  /** Sends bytes [offset, offset+length) of the file at filePath to the connected socket
+   *  socketFd with sendfile(2) (page cache to socket, no user-space copy), on the addon's
+   *  own epoll reactor threads (not the libuv threadpool). The fd is dup'ed; the caller must
+   *  not write to the socket until the promise settles. Resolves with the bytes sent (=
+   *  length). Fails with code LANBOOT_SEND_STALLED (no byte accepted for stallMs),
+   *  LANBOOT_CANCELLED (cancelFlag[0] != 0, an Int32Array over a SharedArrayBuffer),
+   *  LANBOOT_PEER_GONE, LANBOOT_IO_FAILED (the file ended early); error.bytesSent says how
+   *  far it got. Throws (LANBOOT_BUSY) when 4096 transfers are in flight, or when the file
+   *  cannot be opened or does not hold the range. */
+  sendFileRange(socketFd: number, filePath: string, offset: number, length: number, stallMs: number, cancelFlag?: Int32Array): Promise<number>;
   IscsiEngine: new (onEvent: (event: EngineEvent) => void) => IscsiEngine;
   /** sd_notify(3): sends `state` to $NOTIFY_SOCKET. Returns false when there is none. */
   sdNotify(state: string): boolean;

@@ -15,7 +15,7 @@ import { BLOCK_SIZE, sha256OfFile } from './formats.js';
 const PARTIAL_SUFFIX = '.partial';
 /** ISO 9660 files live in DATA/images/<name>/iso/ (see docs/images.md). */
 export const ISO_DIR = 'iso';
-const ISO_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\.iso$/;
+export const ISO_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\.iso$/;
 const VERSION_FILE = /^v([1-9]\d{0,8})\.img$/;
 
 export interface ImportOptions {

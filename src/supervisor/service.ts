@@ -1,5 +1,6 @@
 // The extension point other parts of lanboot (DHCP, TFTP, boot scripts, the web UI, mDNS)
 // plug into the supervisor with, without editing its start/stop sequence.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
@@ -27,10 +28,16 @@ export interface MountContext {
   /** The LAN-facing HTTP app, open to anyone on the LAN: only routes that must work without a
    *  login (the iPXE boot endpoints) and reveal nothing about other seats go here. */
   httpApp: Hono;
+  /** Handlers that see each LAN HTTP request before `httpApp`, for responses written straight
+   *  to the connection (the ISO files' sendfile bodies). Return true when the request is
+   *  theirs; they answer it themselves. Open to anyone on the LAN, like `httpApp`'s routes. */
+  lanRequestHandlers: LanRequestHandler[];
   /** The /api/v1 router: served on DATA/lanboot.sock without auth (the CLI) and on the LAN
    *  HTTP port behind the web UI's session auth + CSRF (src/web/app.ts). */
   api: Hono;
 }
+
+export type LanRequestHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export interface StartContext extends MountContext {
   /** Bound ports (resolved when the config said 0). */

@@ -10,6 +10,7 @@ import { DhcpService } from '../dhcp/service.js';
 import { BootService } from '../boot/service.js';
 import { TftpBootService } from '../boot/tftp-service.js';
 import { MdnsService } from '../discovery/mdns-service.js';
+import { IsoService } from '../iso/service.js';
 import type { SupervisorService } from './service.js';
 
 export function buildServices(config: LanbootConfig, logger: Logger): SupervisorService[] {
@@ -26,6 +27,7 @@ export function buildServices(config: LanbootConfig, logger: Logger): Supervisor
     services.push(tftp);
   }
   services.push(boot);
+  services.push(new IsoService());
   if (config.mdns !== undefined) services.push(new MdnsService(config.mdns));
   logger.debug({ services: services.map((s) => s.name), dhcp: config.dhcp, tftp: config.tftp ?? null }, 'network boot services');
   return services;

@@ -2,9 +2,9 @@
 // addon) and the HTTP / local API servers, and starts and stops them in order.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
+import { createAdaptorServer, getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { LanbootConfig } from '../config/config.js';
@@ -28,7 +28,7 @@ import { advertisedHost } from '../system/network.js';
 import { SystemdNotifier, type SdNotify } from '../system/systemd.js';
 import { lanbootVersion } from '../system/version.js';
 import { loadNative } from '../native/index.js';
-import type { MountContext, SupervisorService } from './service.js';
+import type { LanRequestHandler, MountContext, SupervisorService } from './service.js';
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
@@ -222,6 +222,7 @@ export class Supervisor {
       const httpApp = apps.http;
       const localApi = apps.local;
       const services = this.options.services ?? [];
+      const lanRequestHandlers: LanRequestHandler[] = [];
       const mountContext: MountContext = {
         logger: this.log,
         db: this.db,
@@ -233,10 +234,11 @@ export class Supervisor {
         seatRepository: seats,
         seats: manager,
         httpApp,
+        lanRequestHandlers,
         api: apps.api,
       };
       for (const service of services) service.mount?.(mountContext);
-      this.httpServer = await this.serveHttp(httpApp, { port: config.httpPort, host: config.listen }, '--http-port');
+      this.httpServer = await this.serveHttp(httpApp, { port: config.httpPort, host: config.listen }, '--http-port', lanRequestHandlers);
       this.httpPort = (this.httpServer.address() as AddressInfo).port;
       this.apiServer = await this.serveLocalApi(localApi);
 
@@ -286,8 +288,12 @@ export class Supervisor {
     }
   }
 
-  private async serveHttp(app: Hono, target: { port: number; host: string }, setting: string): Promise<Server> {
-    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  private async serveHttp(app: Hono, target: { port: number; host: string }, setting: string, handlers: readonly LanRequestHandler[]): Promise<Server> {
+    const honoListener = getRequestListener(app.fetch);
+    const server = http.createServer((req, res) => {
+      for (const handler of handlers) if (handler(req, res)) return;
+      void honoListener(req, res);
+    });
     try {
       await listen(server, target);
     } catch (error) {

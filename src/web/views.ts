@@ -58,3 +58,17 @@ export interface ImageView {
   versions: VersionView[];
   isos: IsoView[];
 }
+
+/** GET /api/v1/isos: one ISO file of the library. */
+export interface IsoListEntry {
+  image: string;
+  fileName: string;
+  sizeBytes: number;
+  sha256: string;
+  source: string | null;
+  createdAt: string;
+  /** Where the file is on the box. */
+  path: string;
+  /** What iPXE fetches, on the LAN HTTP port, without login. */
+  url: string;
+}

@@ -4,6 +4,10 @@
 // environment cleanup hook so that process exit neither hangs nor crashes.
 #include <napi.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +23,7 @@
 #include "iscsi/engine.h"
 #include "scsi/lun.h"
 #include "system/sd_notify.h"
+#include "system/sendfile_reactor.h"
 #include "system/udp_socket.h"
 
 namespace {
@@ -33,10 +38,20 @@ using lanboot::iscsi::EngineEvent;
 
 class IscsiEngineWrap;
 
+// Completion of one sendFileRange transfer, carried from a reactor thread to JS.
+struct SendfileResult {
+  Napi::Promise::Deferred* deferred;
+  int error;
+  uint64_t sent;
+};
+
 // Per-environment state (one per main thread or worker).
 struct AddonState {
   Napi::FunctionReference engineConstructor;
   std::set<IscsiEngineWrap*> engines;
+  // Made on the first sendFileRange call.
+  std::unique_ptr<lanboot::system::SendfileReactor> sendfile;
+  Napi::ThreadSafeFunction sendfileDone;
 };
 
 // sink: where a write refused for lack of space is reported (an "error" event with code
@@ -603,6 +618,129 @@ Napi::Value deltaIsIdle(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, lanboot::scsi::deltaIsIdle(info[0].As<Napi::String>().Utf8Value()));
 }
 
+
+// Reactor threads for sendFileRange: epoll loops, so slow readers cost no thread; kept off
+// the libuv threadpool (fs, imports and exports use it).
+constexpr unsigned kSendfileThreads = 2;
+constexpr size_t kSendfileMaxJobs = 4096;
+
+const char* sendfileErrorCode(int error) {
+  switch (error) {
+    case ETIMEDOUT:
+      return "LANBOOT_SEND_STALLED";
+    case ECANCELED:
+      return "LANBOOT_CANCELLED";
+    case EPIPE:
+    case ECONNRESET:
+      return "LANBOOT_PEER_GONE";
+    default:
+      return "LANBOOT_IO_FAILED";
+  }
+}
+
+// sendFileRange(socketFd, filePath, offset, length, stallMs, cancelFlag?): Promise<bytesSent>.
+// Sends bytes [offset, offset+length) of the file to the socket with sendfile(2) on a reactor
+// thread. The socket fd is dup'ed: the caller's fd may be closed meanwhile (the connection
+// then lives until the transfer ends; set cancelFlag[0] to end it sooner). The caller must
+// not write to the socket until the promise settles.
+Napi::Value sendFileRange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t socketFd = 0, offset = 0, length = 0, stallMs = 0;
+  if (info.Length() < 5 || !isSafeInteger(info[0], &socketFd) || !info[1].IsString() || !isSafeInteger(info[2], &offset) ||
+      !isSafeInteger(info[3], &length) || !isSafeInteger(info[4], &stallMs) || socketFd > 0x7fffffff || stallMs == 0 ||
+      stallMs > 3600000) {
+    throwWithCode(env, "sendFileRange(socketFd, filePath, offset, length, stallMs, cancelFlag?): fd, path, byte offset, byte count and 1..3600000 ms required",
+                  "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  Napi::Value cancelFlag = info.Length() >= 6 ? info[5] : env.Undefined();
+  const int32_t* cancel = nullptr;
+  if (!cancelFlag.IsUndefined() && !cancelFlag.IsNull()) {
+    bool ok = cancelFlag.IsTypedArray() && cancelFlag.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array &&
+              cancelFlag.As<Napi::TypedArray>().ElementLength() >= 1 &&
+              cancelFlag.As<Napi::TypedArray>().ArrayBuffer().Get("constructor").StrictEquals(env.Global().Get("SharedArrayBuffer"));
+    if (!ok) throwWithCode(env, "sendFileRange: cancelFlag must be an Int32Array over a SharedArrayBuffer", "LANBOOT_INVALID_ARGUMENT", true);
+    cancel = cancelFlag.As<Napi::TypedArrayOf<int32_t>>().Data();
+  }
+  AddonState* state = env.GetInstanceData<AddonState>();
+  if (state == nullptr) throwWithCode(env, "sendFileRange: the addon is shutting down", "LANBOOT_CANCELLED");
+
+  struct stat socketStat{};
+  if (::fstat(int(socketFd), &socketStat) != 0 || !S_ISSOCK(socketStat.st_mode)) {
+    throwWithCode(env, "sendFileRange: fd " + std::to_string(socketFd) + " is not a socket", "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  const std::string path = info[1].As<Napi::String>().Utf8Value();
+  int fileFd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fileFd < 0) {
+    int error = errno;
+    throwWithCode(env, "sendFileRange: cannot open " + path + ": " + std::strerror(error), error == ENOENT ? "ENOENT" : "LANBOOT_IO_FAILED");
+  }
+  struct stat fileStat{};
+  if (::fstat(fileFd, &fileStat) != 0 || !S_ISREG(fileStat.st_mode) || offset > uint64_t(fileStat.st_size) ||
+      length > uint64_t(fileStat.st_size) - offset) {
+    ::close(fileFd);
+    throwWithCode(env, "sendFileRange: " + path + " is not a regular file holding the range", "LANBOOT_IO_FAILED");
+  }
+  int dupFd = ::fcntl(int(socketFd), F_DUPFD_CLOEXEC, 0);
+  if (dupFd < 0) {
+    int error = errno;
+    ::close(fileFd);
+    throwWithCode(env, std::string("sendFileRange: dup: ") + std::strerror(error), "LANBOOT_IO_FAILED");
+  }
+
+  if (!state->sendfile) {
+    state->sendfileDone = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                                        "lanboot-sendfile", 0, 1);
+    // Pending transfers keep the process alive through their sockets, not through this.
+    state->sendfileDone.Unref(env);
+    state->sendfile = std::make_unique<lanboot::system::SendfileReactor>(kSendfileThreads, kSendfileMaxJobs);
+  }
+  auto* deferred = new Napi::Promise::Deferred(Napi::Promise::Deferred::New(env));
+  Napi::Promise promise = deferred->Promise();
+  auto job = std::make_unique<lanboot::system::SendfileJob>();
+  job->socketFd = dupFd;
+  job->fileFd = fileFd;
+  job->offset = offset;
+  job->remaining = length;
+  job->stallMs = uint32_t(stallMs);
+  job->cancel = cancel;
+  Napi::ThreadSafeFunction tsfn = state->sendfileDone;
+  // The cancel flag's buffer must outlive the job: the reference is dropped on the JS thread
+  // when the result arrives.
+  auto* cancelRef = cancel != nullptr ? new Napi::ObjectReference(Napi::Persistent(cancelFlag.As<Napi::Object>())) : nullptr;
+  job->done = [tsfn, deferred, cancelRef](int error, uint64_t sent) mutable {
+    auto* result = new SendfileResult{deferred, error, sent};
+    napi_status status = tsfn.NonBlockingCall(result, [cancelRef](Napi::Env callEnv, Napi::Function, SendfileResult* data) {
+      std::unique_ptr<SendfileResult> owned(data);
+      std::unique_ptr<Napi::Promise::Deferred> settle(owned->deferred);
+      std::unique_ptr<Napi::ObjectReference> keep(cancelRef);
+      if (callEnv == nullptr) {
+        // Teardown: no JS thread to drop the reference on; the process is going away.
+        (void)keep.release();
+        return;
+      }
+      if (owned->error == 0) {
+        settle->Resolve(Napi::Number::New(callEnv, double(owned->sent)));
+        return;
+      }
+      Napi::Error failure = Napi::Error::New(callEnv, std::string("sendfile: ") + std::strerror(owned->error) + " after " +
+                                                        std::to_string(owned->sent) + " bytes");
+      failure.Set("code", Napi::String::New(callEnv, sendfileErrorCode(owned->error)));
+      failure.Set("bytesSent", Napi::Number::New(callEnv, double(owned->sent)));
+      settle->Reject(failure.Value());
+    });
+    // The environment is going away: nothing is left to settle.
+    if (status != napi_ok) delete result;
+  };
+  int rc = state->sendfile->submit(std::move(job));
+  if (rc != 0) {
+    delete deferred;
+    delete cancelRef;
+    throwWithCode(env, rc == -EAGAIN ? "sendFileRange: too many transfers in flight" : "sendFileRange: shutting down",
+                  rc == -EAGAIN ? "LANBOOT_BUSY" : "LANBOOT_CANCELLED");
+  }
+  return promise;
+}
+
 void cleanupEnvironment(AddonState* state) {
   // Runs at environment teardown (process exit, worker exit): stop every engine thread
   // before V8 goes away. Engines still referenced from JS are never finalized otherwise.
@@ -611,6 +749,12 @@ void cleanupEnvironment(AddonState* state) {
     engine->shutdown();
   }
   state->engines.clear();
+  if (state->sendfile) {
+    // Ends every transfer (their results are dropped: the environment is closing) and joins
+    // the reactor threads before V8 goes away.
+    state->sendfile->stop();
+    state->sendfileDone.Release();
+  }
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -624,6 +768,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("deltaIsIdle", Napi::Function::New(env, deltaIsIdle, "deltaIsIdle"));
   exports.Set("copySparseFile", Napi::Function::New(env, copySparseFile, "copySparseFile"));
   exports.Set("verifiedCopy", Napi::Function::New(env, verifiedCopy, "verifiedCopy"));
+  exports.Set("sendFileRange", Napi::Function::New(env, sendFileRange, "sendFileRange"));
   exports.Set("sdNotify", Napi::Function::New(env, sdNotify, "sdNotify"));
   exports.Set("openInterfaceUdpSocket", Napi::Function::New(env, openInterfaceUdpSocket, "openInterfaceUdpSocket"));
   return exports;

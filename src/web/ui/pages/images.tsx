@@ -2,7 +2,7 @@
 // form, every golden image with its versions, and the import history. The forms post to
 // ../actions/images.ts and ../actions/usb.ts.
 import { Hono } from 'hono';
-import type { ImageView, ImportJobView, UsbDeviceView } from '../../views.js';
+import type { ImageView, ImportJobView, IsoListEntry, UsbDeviceView } from '../../views.js';
 import type { Env, Ui } from '../kit.js';
 import { formatBytes, Layout, timeAgo } from '../layout.js';
 
@@ -10,11 +10,13 @@ export function imagesPage(ui: Ui): Hono<Env> {
   const app = new Hono<Env>();
   app.get('/images', ui.auth.pageGuard(), async (c) => {
     const session = c.get('session');
-    const [images, imports, usb] = await Promise.all([
+    const [images, imports, usb, isos] = await Promise.all([
       ui.call<ImageView[]>('GET', '/api/v1/images'),
       ui.call<ImportJobView[]>('GET', '/api/v1/imports?limit=20'),
       ui.call<UsbDeviceView[]>('GET', '/api/v1/usb'),
+      ui.call<IsoListEntry[]>('GET', '/api/v1/isos'),
     ]);
+    const isoList = isos.ok && Array.isArray(isos.data) ? isos.data : [];
     const jobs = imports.ok && Array.isArray(imports.data) ? imports.data : [];
     const running = jobs.filter((j) => j.state === 'running');
     const sticks = usb.ok && Array.isArray(usb.data) ? usb.data : [];
@@ -153,6 +155,27 @@ export function imagesPage(ui: Ui): Hono<Env> {
             </div>
           );
         })}
+        {isoList.length > 0 ? (
+          <>
+            <h2>ISO files</h2>
+            <p class="muted">Served to PCs over HTTP (iPXE: sanboot URL), no login needed.</p>
+            <table>
+              <tbody>
+                {isoList.map((iso) => (
+                  <tr data-iso={`${iso.image}/${iso.fileName}`}>
+                    <td>
+                      {iso.image}/{iso.fileName}
+                    </td>
+                    <td>{formatBytes(iso.sizeBytes)}</td>
+                    <td>
+                      <code>{iso.url}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
+        ) : null}
         {jobs.length > 0 ? (
           <>
             <h2>Import history</h2>
