@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "common/bytes.h"
+#include "common/hex.h"
 #include "common/md5.h"
 #include "iscsi/login.h"
 #include "iscsi/text.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "common/bytes.h"
+#include "common/hex.h"
 #include "common/md5.h"
 
 namespace lanboot::iscsi {
