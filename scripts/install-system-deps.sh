@@ -4,8 +4,9 @@
 set -euo pipefail
 
 packages=(
-  # native addon build and fuzzers
-  build-essential python3 clang libclang-rt-14-dev
+  # native addon build and fuzzers; libcrypto headers + library for the standalone C++ tests
+  # and fuzzers (the addon itself uses the libcrypto of the Node process that loads it)
+  build-essential python3 clang libclang-rt-14-dev libssl-dev
   # iSCSI peers: initiator tools + conformance suite, and tgt as the benchmark peer
   libiscsi-bin tgt
   # VM tests: qemu with iPXE ROMs, OVMF for UEFI, qemu-img/qemu-io with iscsi://

@@ -2,8 +2,9 @@
 // CowStore in a temp dir. Must never crash, leak or trip ASan/UBSan; every answer must be a
 // well-formed status (sense present exactly on CHECK CONDITION) and Data-In within bounds.
 //
-// Input layout: [0] CDB length selector, [1] flags (nexus, LU reset), then the CDB bytes,
-// then everything else is the Data-Out buffer.
+// Input layout: [0] CDB length selector, [1] flags (nexus, LU reset, halved EDTL, missing
+// LUN), then the CDB bytes, then everything else is the Data-Out buffer. The command goes in
+// through the task router, as the transport sends it.
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "cow/store.h"
 #include "scsi/cdb.h"
 #include "scsi/lun.h"
+#include "scsi/task_router.h"
 
 using namespace lanboot::scsi;
 
@@ -80,6 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<uint8_t[]> cdb(new uint8_t[cdbLength > 0 ? cdbLength : 1]);
   std::memcpy(cdb.get(), data, cdbLength);
   size_t dataOutLength = size - cdbLength;
+  // The transport's buffer is the EDTL; 0x04: an EDTL of half what follows the CDB.
+  if (flags & 0x04) dataOutLength /= 2;
   std::unique_ptr<uint8_t[]> dataOut(new uint8_t[dataOutLength > 0 ? dataOutLength : 1]);
   std::memcpy(dataOut.get(), data + cdbLength, dataOutLength);
 
@@ -97,7 +101,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request.dataOut = dataOutLength > 0 ? dataOut.get() : nullptr;
   request.dataOutLength = dataOutLength;
   request.expectedDataLength = static_cast<uint32_t>(dataOutLength);
-  CommandResult result = lun->execute(request);
+  request.writeFlag = dataOutLength > 0;
+  request.readFlag = dataOutLength == 0;
+  request.lun = (flags & 0x08) ? 1 + (flags >> 5) : 0;  // a LUN that does not exist
+  TaskOutcome outcome = routeCommand(lun.get(), request);
+  if (outcome.bytesWritten > dataOutLength) std::abort();
+  const CommandResult& result = outcome.result;
   if ((result.status == Status::kCheckCondition) != !result.sense.empty()) std::abort();
   if (!result.data.empty() && !result.extents.empty()) std::abort();
   if (result.data.size() > 65536 + 64) std::abort();  // in-memory Data-In stays small

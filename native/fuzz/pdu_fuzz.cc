@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "common/bytes.h"
+#include "common/byte_order.h"
 #include "iscsi/connection.h"
 
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "common/bytes.h"
+#include "common/byte_order.h"
 #include "iscsi/connection.h"
 #include "check.h"
 

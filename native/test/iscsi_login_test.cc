@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/bytes.h"
-#include "common/md5.h"
+#include "common/hex.h"
+#include "common/digest.h"
 #include "iscsi/login.h"
 #include "iscsi/text.h"
 #include "check.h"
@@ -86,7 +86,8 @@ std::string chapResponseHex(uint8_t id, const std::string& secret, const std::ve
   md5.update(reinterpret_cast<const uint8_t*>(secret.data()), secret.size());
   md5.update(challenge.data(), challenge.size());
   auto d = md5.finish();
-  return "0x" + lanboot::common::toHex(d.data(), d.size());
+  if (!d) return "MD5 failed";
+  return "0x" + lanboot::common::toHex(d->data(), d->size());
 }
 
 const std::string kIpxeSecurity = kv({"InitiatorName=iqn.2026-01.test:pc1", "TargetName=iqn.2026-01.lanboot:open"}) +

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/byte_order.h"
 #include "cow/store.h"
 #include "scsi/cdb.h"
 #include "scsi/disk_lun.h"
@@ -120,11 +121,9 @@ bool hasSense(const CommandResult& r, uint8_t key, uint8_t asc, uint8_t ascq) {
          r.sense[13] == ascq && r.sense[7] == 10;
 }
 
-uint32_t be32(const std::vector<uint8_t>& b, size_t at) {
-  return (uint32_t{b[at]} << 24) | (uint32_t{b[at + 1]} << 16) | (uint32_t{b[at + 2]} << 8) | b[at + 3];
-}
-uint64_t be64(const std::vector<uint8_t>& b, size_t at) { return (uint64_t{be32(b, at)} << 32) | be32(b, at + 4); }
-uint16_t be16(const std::vector<uint8_t>& b, size_t at) { return static_cast<uint16_t>((b[at] << 8) | b[at + 1]); }
+uint32_t be32(const std::vector<uint8_t>& b, size_t at) { return lanboot::common::loadBe32(b.data() + at); }
+uint64_t be64(const std::vector<uint8_t>& b, size_t at) { return lanboot::common::loadBe64(b.data() + at); }
+uint16_t be16(const std::vector<uint8_t>& b, size_t at) { return lanboot::common::loadBe16(b.data() + at); }
 
 std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
   std::vector<uint8_t> out(n);

@@ -1,5 +1,5 @@
 // pino JSON logs to stdout (journald collects stdout on the appliance); for a person at a
-// terminal, the same lines made readable by pino-pretty (docs/decisions/0020). Child loggers
+// terminal, the same lines made readable by pino-pretty (docs/decisions/0021). Child loggers
 // carry the client (MAC / IQN / seat) in their bindings so every line says whom it is about.
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import pinoPretty from 'pino-pretty';

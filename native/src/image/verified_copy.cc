@@ -10,11 +10,12 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include "common/sha256.h"
+#include "common/digest.h"
 
 namespace lanboot::image {
 namespace {
@@ -96,11 +97,13 @@ class HashingStage {
     published_ = index + 1;
     changed_.notify_all();
   }
-  // Waits for every published chunk; the hex digest.
-  std::string finish() {
+  // Waits for every published chunk; the hex digest, nullopt when libcrypto failed.
+  std::optional<std::string> finish() {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] { return hashed_ == published_; });
-    return common::Sha256::hex(hash_.finish());
+    const auto digest = hash_.finish();
+    if (!digest) return std::nullopt;
+    return common::Sha256::hex(*digest);
   }
   uint64_t bytesHashed() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -314,7 +317,11 @@ int verifiedSparseCopy(const std::string& srcPath, const std::string& dstPath, u
     if (rc == 0 && hooks.progress) hooks.progress(hasher.bytesHashed());
   }
   if (rc != 0) return rc;  // ~HashingStage stops the hashing thread
-  std::string digest = hasher.finish();
+  std::optional<std::string> digest = hasher.finish();
+  if (!digest) {
+    why = "SHA-256 of " + srcPath + ": libcrypto failed";
+    return -EIO;
+  }
   while (::fsync(dst.get()) != 0) {
     if (errno == EINTR) continue;
     rc = -errno;
@@ -323,7 +330,7 @@ int verifiedSparseCopy(const std::string& srcPath, const std::string& dstPath, u
   }
   if (hooks.progress) hooks.progress(length);
   if (result) {
-    result->sha256 = std::move(digest);
+    result->sha256 = std::move(*digest);
     result->dataBytes = dataBytes;
   }
   return 0;

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "common/bytes.h"
+#include "common/byte_order.h"
 #include "common/random.h"
+#include "scsi/cdb.h"
+#include "scsi/task_router.h"
 
 namespace lanboot::iscsi {
 namespace {
@@ -12,32 +14,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kLoginMaxDataSegment = 8192;  // 13.12: default MaxRecvDataSegmentLength during login
-constexpr uint8_t kScsiOpInquiry = 0x12;
-constexpr uint8_t kScsiOpReportLuns = 0xa0;
-
-// SPC-4 fixed-format sense data (4.5.3).
-std::vector<uint8_t> fixedSense(uint8_t senseKey, uint8_t asc, uint8_t ascq) {
-  std::vector<uint8_t> sense(18, 0);
-  sense[0] = 0x70;
-  sense[2] = senseKey;
-  sense[7] = 10;
-  sense[12] = asc;
-  sense[13] = ascq;
-  return sense;
-}
-
-// CDB length from the group code of the operation code (SPC-4 4.2.5.1).
-size_t cdbLengthFor(uint8_t opcode, size_t available) {
-  size_t length;
-  switch (opcode >> 5) {
-    case 0: length = 6; break;
-    case 1: case 2: length = 10; break;
-    case 4: length = 16; break;
-    case 5: length = 12; break;
-    default: length = available; break;  // variable length or vendor specific
-  }
-  return std::min(length, available);
-}
 
 EngineEvent loginFailedEvent(const std::string& target, const std::string& initiator, const std::string& remote,
                              bool discovery, const std::string& reason) {
@@ -49,36 +25,6 @@ EngineEvent loginFailedEvent(const std::string& target, const std::string& initi
   event.discovery = discovery;
   event.reason = reason;
   return event;
-}
-
-// Transfer length in blocks of a WRITE / WRITE AND VERIFY CDB (SBC-3 5.x), 0 if not one.
-uint32_t transferBlocks(const std::vector<uint8_t>& cdb, uint64_t fallback) {
-  switch (cdb[0]) {
-    case 0x0a: return cdb.size() >= 6 ? (cdb[4] == 0 ? 256u : cdb[4]) : 0;
-    case 0x2a: case 0x2e: return cdb.size() >= 10 ? common::loadBe16(cdb.data() + 7) : 0;
-    case 0xaa: case 0xae: return cdb.size() >= 12 ? common::loadBe32(cdb.data() + 6) : 0;
-    case 0x8a: case 0x8e: return cdb.size() >= 16 ? common::loadBe32(cdb.data() + 10) : 0;
-    default: return 0;
-  }
-}
-
-// Rewrites the transfer length of a WRITE-family CDB so that it moves at most `edtl` bytes.
-bool truncateWriteTransfer(std::vector<uint8_t>& cdb, uint64_t cdbBytes, uint32_t edtl, uint32_t* blocksOut,
-                           uint64_t* keptBytes) {
-  const uint32_t blocks = transferBlocks(cdb, cdbBytes);
-  if (blocks == 0 || cdbBytes % blocks != 0) return false;
-  const uint64_t blockSize = cdbBytes / blocks;
-  const uint32_t keep = uint32_t(edtl / blockSize);
-  switch (cdb[0]) {
-    case 0x0a: if (keep > 0) cdb[4] = uint8_t(keep); break;
-    case 0x2a: case 0x2e: common::storeBe16(cdb.data() + 7, uint16_t(keep)); break;
-    case 0xaa: case 0xae: common::storeBe32(cdb.data() + 6, keep); break;
-    case 0x8a: case 0x8e: common::storeBe32(cdb.data() + 10, keep); break;
-    default: return false;
-  }
-  *blocksOut = keep;
-  *keptBytes = keep * blockSize;
-  return true;
 }
 
 }  // namespace
@@ -267,11 +213,8 @@ bool Connection::handleNopOut(const Pdu& pdu) {
   return transport_.sendPdu(bhs, pdu.data.data(), echo);
 }
 
-bool Connection::sendCheckCondition(const InitiatorHeader& command, uint8_t senseKey, uint8_t asc, uint8_t ascq) {
-  scsi::CommandResult result;
-  result.status = scsi::Status::kCheckCondition;
-  result.sense = fixedSense(senseKey, asc, ascq);
-  return sendCommandResult(command, result, 0);
+bool Connection::sendRefusal(const InitiatorHeader& command, scsi::Refusal why) {
+  return sendCommandResult(command, scsi::refusedCommand(why), 0);
 }
 
 bool Connection::handleScsiCommand(Pdu& pdu) {
@@ -284,13 +227,13 @@ bool Connection::handleScsiCommand(Pdu& pdu) {
   }
   std::vector<uint8_t> cdb(h.cdb.begin(), h.cdb.end());
   cdb.insert(cdb.end(), pdu.ahs.extendedCdb.begin(), pdu.ahs.extendedCdb.end());
-  const size_t cdbLength = pdu.ahs.extendedCdb.empty() ? cdbLengthFor(cdb[0], 16) : cdb.size();
+  const size_t cdbLength = pdu.ahs.extendedCdb.empty() ? scsi::cdbLengthInField(cdb[0], h.cdb.size()) : cdb.size();
   const uint64_t lun = decodeLun(h.lun);
 
   if (h.readFlag && h.writeFlag) {
-    // Bidirectional commands are not offered by this device (SPC-4: INVALID FIELD IN CDB);
-    // Data-Out that may follow is rejected as belonging to no task.
-    return sendCheckCondition(h, 0x05, 0x24, 0x00);
+    // Bidirectional commands are not offered by this device; Data-Out that may follow is
+    // rejected as belonging to no task.
+    return sendRefusal(h, scsi::Refusal::kBidirectional);
   }
   if (!h.writeFlag) {
     return executeAndRespond(h, cdb.data(), cdbLength, lun, nullptr, 0, started);
@@ -305,9 +248,9 @@ bool Connection::handleScsiCommand(Pdu& pdu) {
   }
   // Per connection, buffered writes waiting for Data-Out never exceed twice the per-command cap.
   if (edtl > info_.maxWriteBuffer || bufferedWriteBytes_ + edtl > 2ull * info_.maxWriteBuffer) {
-    // Too large to buffer: refuse instead of allocating without bound (SPC-4: INSUFFICIENT
-    // RESOURCES). Unsolicited Data-Out that may follow is rejected as belonging to no task.
-    return sendCheckCondition(h, 0x05, 0x55, 0x03);
+    // Too large to buffer: refuse instead of allocating without bound. Unsolicited Data-Out
+    // that may follow is rejected as belonging to no task.
+    return sendRefusal(h, scsi::Refusal::kInsufficientResources);
   }
   if (edtl == 0) return executeAndRespond(h, cdb.data(), cdbLength, lun, nullptr, 0, started);
   if (immediate == edtl) {
@@ -377,7 +320,7 @@ bool Connection::handleDataOut(Pdu& pdu) {
     InitiatorHeader command = task.command;
     writeTasks_.erase(it);
     if (!sendReject(kRejectProtocolError, pdu.rawHeader)) return false;
-    return sendCheckCondition(command, 0x0b, 0x0c, 0x0d);  // ABORTED COMMAND, TOO MUCH/UNEXPECTED WRITE DATA
+    return sendRefusal(command, scsi::Refusal::kDataOutFailed);
   }
   if (length > 0) std::memcpy(task.buffer.data() + h.bufferOffset, pdu.data.data(), length);
   task.received += length;
@@ -392,7 +335,7 @@ bool Connection::handleDataOut(Pdu& pdu) {
         InitiatorHeader command = task.command;
         writeTasks_.erase(it);
         if (!sendReject(kRejectProtocolError, pdu.rawHeader)) return false;
-        return sendCheckCondition(command, 0x0b, 0x0c, 0x0d);
+        return sendRefusal(command, scsi::Refusal::kDataOutFailed);
       }
       task.r2tOpen = false;
     }
@@ -410,76 +353,21 @@ bool Connection::handleDataOut(Pdu& pdu) {
 
 bool Connection::executeAndRespond(const InitiatorHeader& command, const uint8_t* cdb, size_t cdbLength, uint64_t lun,
                                    const uint8_t* dataOut, size_t dataOutLength, Clock::time_point started) {
-  scsi::CommandResult result;
-  uint64_t cdbDataOut = 0;
-  if (lun != 0 || !lun_) {
-    // SPC-4 / SAM-5 5.9: INQUIRY to a missing LUN answers "peripheral qualifier 3";
-    // REPORT LUNS goes to LUN 0's device; everything else: LOGICAL UNIT NOT SUPPORTED.
-    if (cdb[0] == kScsiOpReportLuns && lun_) {
-      scsi::CommandRequest request;
-      request.cdb = cdb;
-      request.cdbLength = cdbLength;
-      request.lun = 0;
-      request.nexusId = session_->nexusId;
-      request.expectedDataLength = command.expectedDataTransferLength;
-      request.readFlag = command.readFlag;
-      result = lun_->execute(request);
-    } else if (cdb[0] == kScsiOpInquiry && (cdb[1] & 0x01) == 0) {
-      const uint16_t allocation = common::loadBe16(cdb + 3);
-      std::vector<uint8_t> data(36, 0);
-      data[0] = 0x7f;  // peripheral qualifier 3, device type 0x1f: no LUN here
-      data[2] = 0x06;  // SPC-4
-      data[3] = 0x02;
-      data[4] = 31;
-      data.resize(std::min<size_t>(data.size(), allocation));
-      result.data = std::move(data);
-    } else {
-      result.status = scsi::Status::kCheckCondition;
-      result.sense = fixedSense(0x05, 0x25, 0x00);
-    }
-  } else {
-    cdbDataOut = command.writeFlag ? lun_->dataOutLengthFromCdb(cdb, cdbLength) : 0;
-    std::vector<uint8_t> truncatedCdb;
-    bool skipExecution = false;
-    if (command.writeFlag && cdbDataOut > command.expectedDataTransferLength) {
-      // FCP-4 9.4.2 a), what libiscsi's WriteResiduals expect: process the command but
-      // transfer no data beyond the EDTL, i.e. only the whole blocks the initiator sent.
-      truncatedCdb.assign(cdb, cdb + cdbLength);
-      uint32_t blocks = 0;
-      uint64_t keptBytes = 0;
-      if (truncateWriteTransfer(truncatedCdb, cdbDataOut, command.expectedDataTransferLength, &blocks, &keptBytes)) {
-        cdb = truncatedCdb.data();
-        dataOutLength = size_t(std::min<uint64_t>(dataOutLength, keptBytes));
-        skipExecution = blocks == 0;
-      } else {
-        // FCP-4 9.4.2 b): transfer nothing, INVALID FIELD IN COMMAND INFORMATION UNIT.
-        skipExecution = true;
-        result.status = scsi::Status::kCheckCondition;
-        result.sense = fixedSense(0x05, 0x0e, 0x03);
-      }
-    } else if (command.writeFlag && cdbDataOut < dataOutLength) {
-      dataOutLength = size_t(cdbDataOut);  // underflow: the CDB's own length is what gets written
-    }
-    if (skipExecution) {
-      // Nothing to transfer (or refused above); status stays as set.
-    } else {
-      scsi::CommandRequest request;
-      request.cdb = cdb;
-      request.cdbLength = cdbLength;
-      request.lun = lun;
-      request.nexusId = session_->nexusId;
-      request.expectedDataLength = command.expectedDataTransferLength;
-      request.readFlag = command.readFlag;
-      request.writeFlag = command.writeFlag;
-      request.dataOut = dataOut;
-      request.dataOutLength = dataOutLength;
-      result = lun_->execute(request);
-      if (command.writeFlag && result.status == scsi::Status::kGood) {
-        session_->counters.bytesWritten.fetch_add(dataOutLength, std::memory_order_relaxed);
-      }
-    }
+  scsi::CommandRequest request;
+  request.cdb = cdb;
+  request.cdbLength = cdbLength;
+  request.lun = lun;
+  request.nexusId = session_->nexusId;
+  request.expectedDataLength = command.expectedDataTransferLength;
+  request.readFlag = command.readFlag;
+  request.writeFlag = command.writeFlag;
+  request.dataOut = dataOut;
+  request.dataOutLength = dataOutLength;
+  const scsi::TaskOutcome outcome = scsi::routeCommand(lun_.get(), request);
+  if (outcome.bytesWritten > 0) {
+    session_->counters.bytesWritten.fetch_add(outcome.bytesWritten, std::memory_order_relaxed);
   }
-  bool ok = sendCommandResult(command, result, cdbDataOut);
+  bool ok = sendCommandResult(command, outcome.result, outcome.dataOutFromCdb);
   auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
   session_->counters.commands.fetch_add(1, std::memory_order_relaxed);
   session_->counters.serviceMicroseconds.fetch_add(uint64_t(elapsed), std::memory_order_relaxed);

@@ -14,6 +14,7 @@
 #include "iscsi/pdu.h"
 #include "iscsi/session.h"
 #include "scsi/lun.h"
+#include "scsi/task_router.h"
 
 namespace lanboot::iscsi {
 
@@ -115,7 +116,7 @@ class Connection {
                          const uint8_t* dataOut, size_t dataOutLength,
                          std::chrono::steady_clock::time_point started);
   bool sendCommandResult(const InitiatorHeader& command, const scsi::CommandResult& result, uint64_t cdbDataOut);
-  bool sendCheckCondition(const InitiatorHeader& command, uint8_t senseKey, uint8_t asc, uint8_t ascq);
+  bool sendRefusal(const InitiatorHeader& command, scsi::Refusal why);
   bool sendNextR2t(WriteTask& task);
   bool sendTextChunk();
 

@@ -14,7 +14,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "common/bytes.h"
+#include "common/hex.h"
 #include "cow/store.h"
 #include "iscsi/socket_transport.h"
 

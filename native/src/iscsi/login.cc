@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "common/bytes.h"
-#include "common/md5.h"
+#include "common/hex.h"
+#include "common/digest.h"
 
 namespace lanboot::iscsi {
 namespace {
@@ -38,7 +38,9 @@ std::optional<bool> parseBoolean(const std::string& value) {
 
 const char* yesNo(bool value) { return value ? "Yes" : "No"; }
 
-common::Md5Digest chapResponse(uint8_t identifier, const std::string& secret, const std::vector<uint8_t>& challenge) {
+// nullopt when libcrypto cannot compute MD5 (out of memory, MD5 disabled): the login fails.
+std::optional<common::Md5Digest> chapResponse(uint8_t identifier, const std::string& secret,
+                                              const std::vector<uint8_t>& challenge) {
   // RFC 1994 4.1: Response = MD5(Identifier || secret || Challenge).
   common::Md5 md5;
   md5.update(&identifier, 1);
@@ -235,8 +237,12 @@ bool LoginNegotiator::negotiateChap(const std::vector<TextPair>& pairs, std::vec
   const ChapSecret& expected = *target_->chap;
   auto received = parseBinary(response->value, 64);
   auto wanted = chapResponse(chapIdentifier_, expected.secret, chapChallenge_);
-  if (name->value != expected.user || !received || received->size() != wanted.size() ||
-      !constantTimeEqual(received->data(), wanted.data(), wanted.size())) {
+  if (!wanted) {
+    *reason = "CHAP: MD5 is not available from libcrypto";
+    return false;
+  }
+  if (name->value != expected.user || !received || received->size() != wanted->size() ||
+      !constantTimeEqual(received->data(), wanted->data(), wanted->size())) {
     *reason = "CHAP response does not match for user " + name->value;
     return false;
   }
@@ -261,8 +267,12 @@ bool LoginNegotiator::negotiateChap(const std::vector<TextPair>& pairs, std::vec
       return false;
     }
     auto ours = chapResponse(uint8_t(*id), target_->mutualChap->secret, *theirChallenge);
+    if (!ours) {
+      *reason = "CHAP: MD5 is not available from libcrypto";
+      return false;
+    }
     appendTextPair(reply, "CHAP_N", target_->mutualChap->user);
-    appendTextPair(reply, "CHAP_R", "0x" + common::toHex(ours.data(), ours.size()));
+    appendTextPair(reply, "CHAP_R", "0x" + common::toHex(ours->data(), ours->size()));
   }
   chapState_ = ChapState::kDone;
   return true;

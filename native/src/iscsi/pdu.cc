@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "common/bytes.h"
+#include "common/byte_order.h"
 
 namespace lanboot::iscsi {
 

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "common/bytes.h"
+#include "common/hex.h"
 
 namespace lanboot::iscsi {
 

@@ -15,7 +15,8 @@
 #include <mutex>
 #include <set>
 
-#include "common/bytes.h"
+#include "common/byte_order.h"
+#include "common/hex.h"
 #include "cow/export.h"
 #include "cow/space_report.h"
 #include "cow/store.h"
@@ -281,7 +282,7 @@ class IscsiEngineWrap : public Napi::ObjectWrap<IscsiEngineWrap> {
     settings.serial = requireString(env, config, "serial");
     const std::string naaHex = requireString(env, config, "naaHex");
     auto naaBytes = lanboot::common::fromHex(naaHex, 8);
-    if (naaHex.size() != 16 || !naaBytes) {
+    if (naaHex.size() != 16 || !naaBytes || naaBytes->size() != 8) {  // "0x" + 14 digits is 7 bytes
       throwWithCode(env, "target config: naaHex must be 16 hex digits", "LANBOOT_INVALID_TARGET", true);
     }
     settings.naa = lanboot::common::loadBe64(naaBytes->data());

@@ -1,15 +1,16 @@
 #include "scsi/cdb.h"
 
+#include <algorithm>
+
+#include "common/byte_order.h"
+
 namespace lanboot::scsi {
 namespace {
 
-// Big-endian readers over a CDB whose length the caller already checked against the
-// opcode group's size (decodeCdb refuses shorter CDBs before any field is read).
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
-uint64_t be64(const uint8_t* p) { return (uint64_t{be32(p)} << 32) | be32(p + 4); }
+// Fields are read only after decodeCdb checked the CDB against its opcode group's size.
+using common::loadBe16;
+using common::loadBe32;
+using common::loadBe64;
 
 void invalidField(DecodedCdb& d, uint16_t byte, int bit = -1) {
   if (d.error != CdbError::kNone) return;  // the first problem found is the one reported
@@ -35,16 +36,16 @@ void decodeReadWrite(DecodedCdb& d, const uint8_t* c) {
       d.blocks = c[4] == 0 ? 256 : c[4];
       return;
     case 10:
-      d.lba = be32(c + 2);
-      d.blocks = be16(c + 7);
+      d.lba = loadBe32(c + 2);
+      d.blocks = loadBe16(c + 7);
       break;
     case 12:
-      d.lba = be32(c + 2);
-      d.blocks = be32(c + 6);
+      d.lba = loadBe32(c + 2);
+      d.blocks = loadBe32(c + 6);
       break;
     default:
-      d.lba = be64(c + 2);
-      d.blocks = be32(c + 10);
+      d.lba = loadBe64(c + 2);
+      d.blocks = loadBe32(c + 10);
       break;
   }
   rejectProtect(d, c);
@@ -63,11 +64,11 @@ void decodeVerifyLike(DecodedCdb& d, const uint8_t* c) {
 
 void decodeWriteSame(DecodedCdb& d, const uint8_t* c) {
   if (d.cdbSize == 10) {
-    d.lba = be32(c + 2);
-    d.blocks = be16(c + 7);
+    d.lba = loadBe32(c + 2);
+    d.blocks = loadBe16(c + 7);
   } else {
-    d.lba = be64(c + 2);
-    d.blocks = be32(c + 10);
+    d.lba = loadBe64(c + 2);
+    d.blocks = loadBe32(c + 10);
     d.ndob = c[1] & 0x01;
   }
   rejectProtect(d, c);
@@ -79,11 +80,11 @@ void decodeWriteSame(DecodedCdb& d, const uint8_t* c) {
 
 void decodeSyncOrPrefetch(DecodedCdb& d, const uint8_t* c) {
   if (d.cdbSize == 10) {
-    d.lba = be32(c + 2);
-    d.blocks = be16(c + 7);
+    d.lba = loadBe32(c + 2);
+    d.blocks = loadBe16(c + 7);
   } else {
-    d.lba = be64(c + 2);
-    d.blocks = be32(c + 10);
+    d.lba = loadBe64(c + 2);
+    d.blocks = loadBe32(c + 10);
   }
   d.immed = c[1] & 0x02;
 }
@@ -99,6 +100,11 @@ size_t cdbSizeForOpcode(uint8_t opcode) {
     case 5: return 12;
     default: return 0;  // group 3 reserved / variable length, groups 6-7 vendor specific
   }
+}
+
+size_t cdbLengthInField(uint8_t opcode, size_t fieldLength) {
+  const size_t size = cdbSizeForOpcode(opcode);
+  return size == 0 ? fieldLength : std::min(size, fieldLength);
 }
 
 DecodedCdb decodeCdb(const uint8_t* c, size_t length) {
@@ -155,12 +161,12 @@ DecodedCdb decodeCdb(const uint8_t* c, size_t length) {
     case op::kInquiry:
       d.evpd = c[1] & 0x01;
       d.pageCode = c[2];
-      d.allocationLength = be16(c + 3);
+      d.allocationLength = loadBe16(c + 3);
       if (c[1] & 0x02) invalidField(d, 1, 1);                  // CMDDT (obsolete, SPC-4 6.6.1)
       else if (!d.evpd && d.pageCode != 0) invalidField(d, 2);  // page code needs EVPD=1
       break;
     case op::kReadCapacity10:
-      d.lba = be32(c + 2);
+      d.lba = loadBe32(c + 2);
       d.pmi = c[8] & 0x01;
       if (!d.pmi && d.lba != 0) invalidField(d, 2);  // SBC-3 5.16.1
       break;
@@ -168,13 +174,13 @@ DecodedCdb decodeCdb(const uint8_t* c, size_t length) {
       d.serviceAction = c[1] & 0x1F;
       if (d.serviceAction == op::kSaReadCapacity16) {
         d.kind = CdbKind::kReadCapacity16;
-        d.lba = be64(c + 2);
-        d.allocationLength = be32(c + 10);
+        d.lba = loadBe64(c + 2);
+        d.allocationLength = loadBe32(c + 10);
         d.pmi = c[14] & 0x01;
       } else if (d.serviceAction == op::kSaGetLbaStatus) {
         d.kind = CdbKind::kGetLbaStatus;
-        d.lba = be64(c + 2);
-        d.allocationLength = be32(c + 10);
+        d.lba = loadBe64(c + 2);
+        d.allocationLength = loadBe32(c + 10);
       } else {
         invalidField(d, 1, 4);
       }
@@ -186,8 +192,8 @@ DecodedCdb decodeCdb(const uint8_t* c, size_t length) {
         d.rctd = c[2] & 0x80;
         d.reportingOptions = c[2] & 0x07;
         d.requestedOpcode = c[3];
-        d.requestedServiceAction = be16(c + 4);
-        d.allocationLength = be32(c + 6);
+        d.requestedServiceAction = loadBe16(c + 4);
+        d.allocationLength = loadBe32(c + 6);
         if (d.reportingOptions > 3) invalidField(d, 2, 2);
       } else {
         invalidField(d, 1, 4);
@@ -210,12 +216,12 @@ DecodedCdb decodeCdb(const uint8_t* c, size_t length) {
       rejectProtect(d, c);
       d.dpo = c[1] & 0x10;
       d.fua = c[1] & 0x08;
-      d.lba = be64(c + 2);
+      d.lba = loadBe64(c + 2);
       d.blocks = c[13];
       break;
     case op::kUnmap:
       d.anchor = c[1] & 0x01;
-      d.parameterListLength = be16(c + 7);
+      d.parameterListLength = loadBe16(c + 7);
       break;
     case op::kSynchronizeCache10: case op::kSynchronizeCache16:
     case op::kPreFetch10: case op::kPreFetch16:
@@ -230,12 +236,12 @@ DecodedCdb decodeCdb(const uint8_t* c, size_t length) {
         d.allocationLength = c[4];
       } else {
         d.llbaa = c[1] & 0x10;
-        d.allocationLength = be16(c + 7);
+        d.allocationLength = loadBe16(c + 7);
       }
       break;
     case op::kReportLuns:
       d.selectReport = c[2];
-      d.allocationLength = be32(c + 6);
+      d.allocationLength = loadBe32(c + 6);
       if (d.selectReport > 2) invalidField(d, 2);
       else if (d.allocationLength < 16) invalidField(d, 6);  // SPC-4 6.33
       break;
@@ -249,10 +255,10 @@ DecodedCdb decodeCdb(const uint8_t* c, size_t length) {
       d.prevent = c[4] & 0x03;
       break;
     case op::kReadDefectData10:
-      d.allocationLength = be16(c + 7);
+      d.allocationLength = loadBe16(c + 7);
       break;
     case op::kReadDefectData12:
-      d.allocationLength = be32(c + 6);
+      d.allocationLength = loadBe32(c + 6);
       break;
     default:
       break;
@@ -278,6 +284,37 @@ uint64_t dataOutBytes(const DecodedCdb& d, uint32_t blockSize) {
       return uint64_t{d.blocks} * 2 * blockSize;
     default:
       return 0;
+  }
+}
+
+uint32_t writeTransferBlocks(const uint8_t* cdb, size_t length) {
+  const DecodedCdb d = decodeCdb(cdb, length);
+  if (d.error != CdbError::kNone) return 0;
+  return d.kind == CdbKind::kWrite || d.kind == CdbKind::kWriteAndVerify ? d.blocks : 0;
+}
+
+bool setWriteTransferBlocks(uint8_t* cdb, size_t length, uint32_t blocks) {
+  if (cdb == nullptr || length == 0 || length < cdbSizeForOpcode(cdb[0])) return false;
+  switch (cdb[0]) {
+    case op::kWrite6:
+      if (blocks == 0 || blocks > 256) return false;
+      cdb[4] = static_cast<uint8_t>(blocks);  // 256 is sent as 0 (SBC-3 WRITE(6): 0 means 256)
+      return true;
+    case op::kWrite10:
+    case op::kWriteAndVerify10:
+      if (blocks > 0xFFFF) return false;
+      common::storeBe16(cdb + 7, static_cast<uint16_t>(blocks));
+      return true;
+    case op::kWrite12:
+    case op::kWriteAndVerify12:
+      common::storeBe32(cdb + 6, blocks);
+      return true;
+    case op::kWrite16:
+    case op::kWriteAndVerify16:
+      common::storeBe32(cdb + 10, blocks);
+      return true;
+    default:
+      return false;
   }
 }
 

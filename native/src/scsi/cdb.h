@@ -132,6 +132,11 @@ struct DecodedCdb {
 // The opcode group's CDB size (SPC-4 4.2.5.1): 0 when the group is reserved/vendor specific.
 size_t cdbSizeForOpcode(uint8_t opcode);
 
+// Length of a CDB that arrives in a fixed field of `fieldLength` bytes (the iSCSI BHS carries
+// 16, RFC 7143 11.3.5): the opcode group's size, or the whole field for the variable-length
+// and vendor-specific groups, which say their length elsewhere.
+size_t cdbLengthInField(uint8_t opcode, size_t fieldLength);
+
 // Decodes `cdb` (length bytes). Returns the decoded fields; `error` says why it was refused.
 // Field values are range-checked only as far as the CDB alone allows; checks that need the
 // device (LBA past the end) are the executor's.
@@ -139,5 +144,13 @@ DecodedCdb decodeCdb(const uint8_t* cdb, size_t length);
 
 // Data-Out bytes this CDB asks for with `blockSize`-byte blocks (0 for none/unknown).
 uint64_t dataOutBytes(const DecodedCdb& decoded, uint32_t blockSize);
+
+// TRANSFER LENGTH in blocks of a WRITE or WRITE AND VERIFY CDB (6, 10, 12, 16; SBC-3 section 5),
+// 0 for any other CDB or one decodeCdb refuses.
+uint32_t writeTransferBlocks(const uint8_t* cdb, size_t length);
+
+// Rewrites that TRANSFER LENGTH to `blocks`. False for any other CDB, a CDB shorter than its
+// opcode group, or `blocks` the field cannot hold (WRITE(6): 1..256, with 256 sent as 0).
+bool setWriteTransferBlocks(uint8_t* cdb, size_t length, uint32_t blocks);
 
 }  // namespace lanboot::scsi

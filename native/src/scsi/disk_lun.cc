@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "common/byte_order.h"
 #include "cow/store.h"
 #include "scsi/cdb.h"
 #include "scsi/disk_lun.h"
@@ -25,21 +26,12 @@ namespace {
 
 using namespace disk;
 
-void putBe16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void putBe32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (24 - 8 * i));
-}
-void putBe64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (56 - 8 * i));
-}
-uint16_t getBe16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-uint32_t getBe32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
-uint64_t getBe64(const uint8_t* p) { return (uint64_t{getBe32(p)} << 32) | getBe32(p + 4); }
+using common::loadBe16;
+using common::loadBe32;
+using common::loadBe64;
+using common::storeBe16;
+using common::storeBe32;
+using common::storeBe64;
 
 // Space-padded ASCII field (SPC-4 4.4.1: T10 strings are left-aligned, padded with spaces).
 void putAscii(uint8_t* p, size_t width, const std::string& text) {
@@ -52,13 +44,6 @@ void putAscii(uint8_t* p, size_t width, const std::string& text) {
 }
 
 CommandResult good() { return CommandResult(); }
-
-CommandResult checkCondition(uint8_t key, Asc code, const SenseDetails& details = SenseDetails()) {
-  CommandResult result;
-  result.status = Status::kCheckCondition;
-  result.sense = fixedSense(key, code, details);
-  return result;
-}
 
 CommandResult invalidFieldInCdb(uint16_t byte, int bit = -1) {
   SenseDetails details;
@@ -268,7 +253,7 @@ class DiskLun final : public Lun {
     putAscii(&b[32], 4, identity_.revision);
     // VERSION DESCRIPTORS (SPC-4 table 144): SAM-5, iSCSI, SPC-4, SBC-3.
     const uint16_t versions[] = {0x00A0, 0x0960, 0x0460, 0x04C0};
-    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); ++i) putBe16(&b[58 + 2 * i], versions[i]);
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); ++i) storeBe16(&b[58 + 2 * i], versions[i]);
     return b;
   }
 
@@ -276,7 +261,7 @@ class DiskLun final : public Lun {
     std::vector<uint8_t> b(4 + payloadLength, 0);
     b[0] = 0x00;  // peripheral qualifier / device type
     b[1] = pageCode;
-    putBe16(&b[2], static_cast<uint16_t>(payloadLength));
+    storeBe16(&b[2], static_cast<uint16_t>(payloadLength));
     return b;
   }
 
@@ -306,7 +291,7 @@ class DiskLun final : public Lun {
     // NAA IEEE Registered (type 3), binary, associated with the logical unit: the one
     // Windows insists on (its setup stops with bugcheck 0xF4 without it).
     std::vector<uint8_t> naa(8);
-    putBe64(naa.data(), naa_);
+    storeBe64(naa.data(), naa_);
     add(0x01, 0x03, naa);
     // T10 vendor ID based (type 1), ASCII, logical unit: vendor + serial (Linux /dev/disk/by-id).
     std::string t10 = identity_.serial.substr(0, 64);
@@ -332,21 +317,21 @@ class DiskLun final : public Lun {
     std::vector<uint8_t> b = vpdHeader(0xB0, 0x3C);  // SBC-3 6.6.4
     b[4] = 0x01;  // WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is refused
     b[5] = kMaxCompareAndWriteBlocks;  // MAXIMUM COMPARE AND WRITE LENGTH
-    putBe16(&b[6], kOptimalGranularityBlocks);
-    putBe32(&b[8], kMaxTransferBlocks);
-    putBe32(&b[12], kOptimalTransferBlocks);
-    putBe32(&b[16], kMaxPrefetchBlocks);
-    putBe32(&b[20], store_->readOnly() ? 0 : kMaxUnmapBlocks);
-    putBe32(&b[24], store_->readOnly() ? 0 : kMaxUnmapDescriptors);
-    putBe32(&b[28], kUnmapGranularityBlocks);
-    putBe32(&b[32], 0x80000000u);  // UGAVALID=1, UNMAP GRANULARITY ALIGNMENT 0
-    putBe64(&b[36], kMaxWriteSameBlocks);
+    storeBe16(&b[6], kOptimalGranularityBlocks);
+    storeBe32(&b[8], kMaxTransferBlocks);
+    storeBe32(&b[12], kOptimalTransferBlocks);
+    storeBe32(&b[16], kMaxPrefetchBlocks);
+    storeBe32(&b[20], store_->readOnly() ? 0 : kMaxUnmapBlocks);
+    storeBe32(&b[24], store_->readOnly() ? 0 : kMaxUnmapDescriptors);
+    storeBe32(&b[28], kUnmapGranularityBlocks);
+    storeBe32(&b[32], 0x80000000u);  // UGAVALID=1, UNMAP GRANULARITY ALIGNMENT 0
+    storeBe64(&b[36], kMaxWriteSameBlocks);
     return b;
   }
 
   std::vector<uint8_t> vpdBlockDeviceCharacteristics() const {
     std::vector<uint8_t> b = vpdHeader(0xB1, 0x3C);  // SBC-3 6.6.2
-    putBe16(&b[4], 0x0001);  // MEDIUM ROTATION RATE: non-rotating medium (solid state)
+    storeBe16(&b[4], 0x0001);  // MEDIUM ROTATION RATE: non-rotating medium (solid state)
     return b;
   }
 
@@ -366,8 +351,8 @@ class DiskLun final : public Lun {
     std::vector<uint8_t> b(8, 0);
     uint64_t lastLba = totalBlocks_ - 1;
     // 0xFFFFFFFF tells the initiator to use READ CAPACITY(16) (SBC-3 5.16.2).
-    putBe32(&b[0], lastLba > 0xFFFFFFFEull ? 0xFFFFFFFFu : static_cast<uint32_t>(lastLba));
-    putBe32(&b[4], kLogicalBlockSize);
+    storeBe32(&b[0], lastLba > 0xFFFFFFFEull ? 0xFFFFFFFFu : static_cast<uint32_t>(lastLba));
+    storeBe32(&b[4], kLogicalBlockSize);
     CommandResult result;
     result.data = std::move(b);
     return result;
@@ -375,8 +360,8 @@ class DiskLun final : public Lun {
 
   CommandResult readCapacity16(const DecodedCdb& d) const {
     std::vector<uint8_t> b(32, 0);  // SBC-3 5.16.2
-    putBe64(&b[0], totalBlocks_ - 1);
-    putBe32(&b[8], kLogicalBlockSize);
+    storeBe64(&b[0], totalBlocks_ - 1);
+    storeBe32(&b[8], kLogicalBlockSize);
     b[12] = 0x00;                          // no protection information
     b[13] = kLogicalPerPhysicalExponent;   // 2^3 logical blocks per physical block
     b[14] = store_->readOnly() ? 0x00 : 0x80;  // LBPME; LBPRZ=0; LOWEST ALIGNED LBA 0
@@ -388,10 +373,10 @@ class DiskLun final : public Lun {
     // (by the delta or the golden image), so the status is always 0 = mapped.
     if (d.lba >= totalBlocks_) return lbaOutOfRange();
     std::vector<uint8_t> b(24, 0);
-    putBe32(&b[0], 20);  // PARAMETER DATA LENGTH: 4 + one 16-byte descriptor
-    putBe64(&b[8], d.lba);
+    storeBe32(&b[0], 20);  // PARAMETER DATA LENGTH: 4 + one 16-byte descriptor
+    storeBe64(&b[8], d.lba);
     uint64_t remaining = totalBlocks_ - d.lba;
-    putBe32(&b[16], static_cast<uint32_t>(std::min<uint64_t>(remaining, 0xFFFFFFFFu)));
+    storeBe32(&b[16], static_cast<uint32_t>(std::min<uint64_t>(remaining, 0xFFFFFFFFu)));
     b[20] = 0x00;
     return dataIn(std::move(b), d.allocationLength);
   }
@@ -528,23 +513,23 @@ class DiskLun final : public Lun {
     size_t available = std::min<size_t>(d.parameterListLength, request.dataOut == nullptr ? 0 : request.dataOutLength);
     if (available < 8) return checkCondition(sense_key::kIllegalRequest, asc::kParameterListLengthError);
     const uint8_t* list = request.dataOut;
-    uint16_t descriptorBytes = getBe16(list + 2);
+    uint16_t descriptorBytes = loadBe16(list + 2);
     // Descriptors past what was sent, and a trailing partial descriptor, are ignored.
     size_t usable = std::min<size_t>(descriptorBytes, available - 8) / 16;
     if (usable > kMaxUnmapDescriptors) return invalidFieldInParameterList(2);
     uint64_t totalBlocks = 0;
     for (size_t i = 0; i < usable; ++i) {
       const uint8_t* descriptor = list + 8 + 16 * i;
-      uint64_t lba = getBe64(descriptor);
-      uint32_t count = getBe32(descriptor + 8);
+      uint64_t lba = loadBe64(descriptor);
+      uint32_t count = loadBe32(descriptor + 8);
       if (!rangeOk(lba, count)) return lbaOutOfRange();
       totalBlocks += count;
       if (totalBlocks > kMaxUnmapBlocks) return invalidFieldInParameterList(static_cast<uint16_t>(8 + 16 * i + 8));
     }
     for (size_t i = 0; i < usable; ++i) {
       const uint8_t* descriptor = list + 8 + 16 * i;
-      uint64_t lba = getBe64(descriptor);
-      uint32_t count = getBe32(descriptor + 8);
+      uint64_t lba = loadBe64(descriptor);
+      uint32_t count = loadBe32(descriptor + 8);
       if (count == 0) continue;
       int rc = store_->discard(lba * kLogicalBlockSize, uint64_t{count} * kLogicalBlockSize);
       if (rc != 0) return writeFailure(rc);
@@ -571,7 +556,7 @@ class DiskLun final : public Lun {
     uint8_t page[12] = {0x0A, 0x0A};
     if (pageControl != 1) {
       page[3] = 0x10;  // QUEUE ALGORITHM MODIFIER 1: unrestricted reordering allowed
-      putBe16(&page[8], 0xFFFF);  // BUSY TIMEOUT PERIOD: unlimited
+      storeBe16(&page[8], 0xFFFF);  // BUSY TIMEOUT PERIOD: unlimited
     }
     out.insert(out.end(), page, page + sizeof(page));
   }
@@ -611,14 +596,12 @@ class DiskLun final : public Lun {
     if (!d.dbd) {
       if (ten && d.llbaa) {
         descriptor.assign(16, 0);  // long LBA block descriptor (SPC-4 7.5.5.3)
-        putBe64(&descriptor[0], totalBlocks_);
-        putBe32(&descriptor[12], kLogicalBlockSize);
+        storeBe64(&descriptor[0], totalBlocks_);
+        storeBe32(&descriptor[12], kLogicalBlockSize);
       } else {
         descriptor.assign(8, 0);  // short block descriptor (SBC-3 6.4.2)
-        putBe32(&descriptor[0], totalBlocks_ > 0xFFFFFFFFull ? 0xFFFFFFFFu : static_cast<uint32_t>(totalBlocks_));
-        descriptor[5] = static_cast<uint8_t>(kLogicalBlockSize >> 16);
-        descriptor[6] = static_cast<uint8_t>(kLogicalBlockSize >> 8);
-        descriptor[7] = static_cast<uint8_t>(kLogicalBlockSize);
+        storeBe32(&descriptor[0], totalBlocks_ > 0xFFFFFFFFull ? 0xFFFFFFFFu : static_cast<uint32_t>(totalBlocks_));
+        common::storeBe24(&descriptor[5], kLogicalBlockSize);
       }
     }
     // Device-specific parameter (SBC-3 6.4.1): WP (bit 7), DPOFUA (bit 4) = DPO and FUA
@@ -629,7 +612,7 @@ class DiskLun final : public Lun {
       b.assign(8, 0);
       b[3] = deviceSpecific;
       if (descriptor.size() == 16) b[4] = 0x01;  // LONGLBA
-      putBe16(&b[6], static_cast<uint16_t>(descriptor.size()));
+      storeBe16(&b[6], static_cast<uint16_t>(descriptor.size()));
     } else {
       b.assign(4, 0);
       b[2] = deviceSpecific;
@@ -638,7 +621,7 @@ class DiskLun final : public Lun {
     b.insert(b.end(), descriptor.begin(), descriptor.end());
     b.insert(b.end(), pages.begin(), pages.end());
     if (ten)
-      putBe16(&b[0], static_cast<uint16_t>(b.size() - 2));  // MODE DATA LENGTH excludes itself
+      storeBe16(&b[0], static_cast<uint16_t>(b.size() - 2));  // MODE DATA LENGTH excludes itself
     else
       b[0] = static_cast<uint8_t>(b.size() - 1);
     return dataIn(std::move(b), d.allocationLength);
@@ -647,7 +630,7 @@ class DiskLun final : public Lun {
   CommandResult reportLuns(const DecodedCdb& d) const {
     // One logical unit, LUN 0 (SAM-5 4.6: single level, peripheral addressing).
     std::vector<uint8_t> b(16, 0);
-    putBe32(&b[0], 8);  // LUN LIST LENGTH
+    storeBe32(&b[0], 8);  // LUN LIST LENGTH
     return dataIn(std::move(b), d.allocationLength);
   }
 
@@ -725,16 +708,16 @@ CommandResult DiskLun::reportSupportedOpcodes(const DecodedCdb& d) const {
     b.assign(4, 0);
     for (const OpcodeInfo& info : kSupportedOpcodes) {
       uint8_t descriptor[8] = {info.opcode, 0};
-      putBe16(&descriptor[2], info.serviceAction);
+      storeBe16(&descriptor[2], info.serviceAction);
       descriptor[5] = static_cast<uint8_t>((d.rctd ? 0x02 : 0x00) | (info.hasServiceAction ? 0x01 : 0x00));
-      putBe16(&descriptor[6], info.cdbSize);
+      storeBe16(&descriptor[6], info.cdbSize);
       b.insert(b.end(), descriptor, descriptor + 8);
       if (d.rctd) {
         uint8_t timeouts[12] = {0x00, 0x0A};
         b.insert(b.end(), timeouts, timeouts + 12);
       }
     }
-    putBe32(&b[0], static_cast<uint32_t>(b.size() - 4));
+    storeBe32(&b[0], static_cast<uint32_t>(b.size() - 4));
     return dataIn(std::move(b), d.allocationLength);
   }
   // One command: options 1 (opcode, no service action), 2 (opcode + service action),
@@ -761,7 +744,7 @@ CommandResult DiskLun::reportSupportedOpcodes(const DecodedCdb& d) const {
   b.assign(4, 0);
   b[1] = static_cast<uint8_t>((d.rctd ? 0x80 : 0x00) | (found ? 0x03 : 0x01));
   if (found) {
-    putBe16(&b[2], found->cdbSize);
+    storeBe16(&b[2], found->cdbSize);
     b.insert(b.end(), found->usage, found->usage + found->cdbSize);
   }
   if (d.rctd) {

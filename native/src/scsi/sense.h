@@ -1,9 +1,13 @@
-// Fixed-format sense data (SPC-4 4.5.3): pure builders, no device state.
+// Fixed-format sense data (SPC-4 4.5.3) and CHECK CONDITION results carrying it: pure builders,
+// no device state. The only place that knows the sense data layout; the iSCSI transport passes
+// the bytes through (RFC 7143 11.4.7).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "scsi/lun.h"
 
 namespace lanboot::scsi {
 
@@ -27,17 +31,21 @@ struct Asc {
 namespace asc {
 constexpr Asc kNoAdditionalSense{0x00, 0x00};
 constexpr Asc kWriteError{0x0C, 0x00};
+constexpr Asc kWriteErrorNotEnoughUnsolicitedData{0x0C, 0x0D};
+constexpr Asc kInvalidFieldInCommandInformationUnit{0x0E, 0x03};
 constexpr Asc kUnrecoveredReadError{0x11, 0x00};
 constexpr Asc kParameterListLengthError{0x1A, 0x00};
 constexpr Asc kMiscompareDuringVerify{0x1D, 0x00};
 constexpr Asc kInvalidCommandOperationCode{0x20, 0x00};
 constexpr Asc kLbaOutOfRange{0x21, 0x00};
 constexpr Asc kInvalidFieldInCdb{0x24, 0x00};
+constexpr Asc kLogicalUnitNotSupported{0x25, 0x00};
 constexpr Asc kInvalidFieldInParameterList{0x26, 0x00};
 constexpr Asc kWriteProtected{0x27, 0x00};
 constexpr Asc kSpaceAllocationFailedWriteProtect{0x27, 0x07};
 constexpr Asc kBusDeviceResetFunctionOccurred{0x29, 0x03};
 constexpr Asc kSavingParametersNotSupported{0x39, 0x00};
+constexpr Asc kInsufficientResources{0x55, 0x03};
 }  // namespace asc
 
 constexpr size_t kFixedSenseLength = 18;
@@ -54,5 +62,8 @@ struct SenseDetails {
 
 // 18 bytes: response code 70h (current error), sense key, ASC/ASCQ, optional details.
 std::vector<uint8_t> fixedSense(uint8_t senseKey, Asc code, const SenseDetails& details = SenseDetails());
+
+// Status CHECK CONDITION (SAM-5 5.3) with that sense data and no Data-In.
+CommandResult checkCondition(uint8_t senseKey, Asc code, const SenseDetails& details = SenseDetails());
 
 }  // namespace lanboot::scsi

@@ -1,4 +1,4 @@
-#include "common/bytes.h"
+#include "common/hex.h"
 
 namespace lanboot::common {
 namespace {
