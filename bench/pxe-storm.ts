@@ -1,6 +1,6 @@
 // PXE boot-storm benchmark. Not a test: it measures and reports, it never asserts a speed.
 //
-//   sudo node dist/bench/pxe-storm.js [--clients 100] [--rounds 3] [--no-write]
+//   sudo node dist/bench/pxe-storm.js [--clients 100,500] [--rounds 3] [--no-write]
 //
 // N simulated BIOS PXE clients start at the same instant and each walks what a PC's PXE ROM and
 // iPXE do: DHCP DISCOVER -> OFFER -> REQUEST -> ACK (RFC 2131 section 3.1; option 60
@@ -70,18 +70,25 @@ const RUN_DEADLINE_MS = 15 * 60_000;
 const { values: args } = parseArgs({
   strict: false,
   options: {
-    clients: { type: 'string', default: '100' },
+    // One storm size or several, comma-separated: each gets its own rows.
+    clients: { type: 'string', default: '100,500' },
     rounds: { type: 'string', default: '3' },
     'no-write': { type: 'boolean', default: false },
+    // Writes a V8 CPU profile of the lanboot supervisor to this directory (node --cpu-prof).
+    'cpu-prof': { type: 'string' },
   },
 });
-const CLIENTS = Math.min(250, Math.max(1, Number(args.clients) || 100));
+const CLIENT_COUNTS = String(args.clients)
+  .split(',')
+  .map((text) => Math.min(1000, Math.max(1, Number(text) || 100)));
 const ROUNDS = Math.max(1, Number(args.rounds) || 3);
-/** Addresses in each server's range (x.y.1.1 - x.y.3.254); every storm takes fresh leases. */
-const RANGE_ADDRESSES = 3 * 256 + 254 - 256;
+/** The DHCP range is x.y.1.1 - x.y.RANGE_LAST_OCTET.254; every storm takes fresh leases. */
+const RANGE_LAST_OCTET = 24;
+const RANGE_ADDRESSES = RANGE_LAST_OCTET * 256 + 254 - 256;
 // lanboot runs two storms per round (with and without windowsize), all with fresh MACs.
-if (2 * ROUNDS * CLIENTS > RANGE_ADDRESSES) {
-  throw new Error(`--clients ${CLIENTS} x --rounds ${ROUNDS} x 2 lanboot storms needs more than the ${RANGE_ADDRESSES} addresses of the DHCP range`);
+const ADDRESSES_NEEDED = 2 * ROUNDS * CLIENT_COUNTS.reduce((sum, n) => sum + n, 0);
+if (ADDRESSES_NEEDED > RANGE_ADDRESSES) {
+  throw new Error(`--clients ${CLIENT_COUNTS.join(',')} x --rounds ${ROUNDS} x 2 lanboot storms needs ${ADDRESSES_NEEDED} addresses, more than the ${RANGE_ADDRESSES} of the DHCP range`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,7 +360,7 @@ let interrupted = false;
 const cleanupContext = { after: (fn: () => unknown) => void cleanups.push(fn) };
 
 /**
- * Puts every address of the DHCP range (PREFIX.1.1 - PREFIX.3.254, .0 and .255 included) on the client host's eth0
+ * Puts every address of the DHCP range (PREFIX.1.1 - PREFIX.RANGE_LAST_OCTET.254, .0 and .255 included) on the client host's eth0
  * before the storms, so each simulated PC can use the address it leased for TFTP and HTTP, as a
  * real PC does, without an `ip addr add` inside the timed path. lanboot limits unknown PCs and
  * TFTP transfers per client address (a spoofing host must not take every slot), so 100 PCs
@@ -363,9 +370,9 @@ const cleanupContext = { after: (fn: () => unknown) => void cleanups.push(fn) };
  */
 async function holdRangeAddresses(net: TestNetwork, prefix: string): Promise<void> {
   const lines: string[] = [];
-  // Every address from .1.1 to .3.254 in order: in a /16, x.y.1.255 and x.y.2.0 are host
+  // Every address of the range in order: in a /16, x.y.1.255 and x.y.2.0 are host
   // addresses too, and both servers hand them out.
-  for (let offset = 256 + 1; offset <= 3 * 256 + 254; offset++) lines.push(`addr add ${prefix}.${offset >> 8}.${offset & 0xff}/32 dev eth0`);
+  for (let offset = 256 + 1; offset <= RANGE_LAST_OCTET * 256 + 254; offset++) lines.push(`addr add ${prefix}.${offset >> 8}.${offset & 0xff}/32 dev eth0`);
   await net.runOk('clients', 'ip', ['-batch', '-'], { input: `${lines.join('\n')}\n`, timeoutMs: 60_000 });
 }
 
@@ -385,7 +392,10 @@ async function startLanbootTarget(work: string): Promise<Target> {
   const serve = net.spawn(
     'server',
     process.execPath,
-    [lanbootMain, 'serve', '--data', dataDir, '--interface', 'eth0', '--iscsi-port', '0', '--http-port', '0', '--dhcp', 'full', '--dhcp-range', '10.83.1.1-10.83.3.254'],
+    [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${String(args['cpu-prof'])}`] : []), lanbootMain, 'serve', '--data', dataDir, '--interface', 'eth0', '--iscsi-port', '0', '--http-port', '0', '--dhcp', 'full', '--dhcp-range', `10.83.1.1-10.83.${RANGE_LAST_OCTET}.254`,
+      // Every simulated PC shares the client host's one MAC, so the neighbor table cannot tell
+      // them apart: the boot-script owner check (for PCs on the same LAN) would refuse them all.
+      '--script-owner-check', 'off'],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let logs = '';
@@ -427,7 +437,7 @@ async function startDnsmasqTarget(work: string): Promise<Target> {
       'port=0', // no DNS
       'interface=eth0',
       'bind-interfaces',
-      'dhcp-range=10.84.1.1,10.84.3.254,255.255.0.0,10m',
+      `dhcp-range=10.84.1.1,10.84.${RANGE_LAST_OCTET}.254,255.255.0.0,10m`,
       `dhcp-leasefile=${path.join(dir, 'dnsmasq.leases')}`,
       'dhcp-boot=undionly.kpxe',
       'no-ping', // offer at once, as lanboot does, instead of pinging the address first
@@ -460,6 +470,7 @@ async function startDnsmasqTarget(work: string): Promise<Target> {
 }
 
 interface StormRow {
+  clients: number;
   target: string;
   variant: string;
   round: number;
@@ -485,9 +496,9 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
 }
 
-async function runStorm(target: Target, variant: string, tftpOptions: TftpOptionList, tag: number, round: number): Promise<StormRow> {
+async function runStorm(target: Target, variant: string, tftpOptions: TftpOptionList, tag: number, round: number, clients: number): Promise<StormRow> {
   const plan: StormPlan = {
-    clients: CLIENTS,
+    clients,
     tag,
     round,
     tftpOptions,
@@ -517,6 +528,7 @@ async function runStorm(target: Target, variant: string, tftpOptions: TftpOption
   const ok = result.clients.filter((c) => c.ok);
   const windows = new Set(ok.map((c) => c.windowGranted ?? 'none'));
   return {
+    clients,
     target: target.name,
     variant,
     round,
@@ -540,6 +552,7 @@ const fmt = (ms: number): string => (Number.isNaN(ms) ? '–' : ms >= 100 ? ms.t
 const median = (values: number[]): number => percentile(values, 0.5);
 
 interface Summary {
+  clients: number;
   target: string;
   variant: string;
   rows: StormRow[];
@@ -561,6 +574,7 @@ interface Summary {
 function summarize(rows: StormRow[]): Summary {
   const first = rows[0]!;
   return {
+    clients: first.clients,
     target: first.target,
     variant: first.variant,
     rows,
@@ -591,10 +605,7 @@ function dnsmasqVersion(): string {
 
 function renderSection(summaries: Summary[], loadStart: string, dnsmasqVer: string, fileSize: number): string {
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
-  const byKey = (target: string, variant: string) => summaries.find((s) => s.target === target && s.variant === variant);
-  const lanbootPlain = byKey('lanboot', 'blksize 1468');
-  const lanbootWindow = byKey('lanboot', 'blksize 1468, windowsize 16');
-  const dnsmasqPlain = byKey('dnsmasq', 'blksize 1468');
+  const byKey = (clients: number, target: string, variant: string) => summaries.find((s) => s.clients === clients && s.target === target && s.variant === variant);
   const lines: string[] = [];
   lines.push('## PXE boot storm');
   lines.push('');
@@ -605,7 +616,7 @@ function renderSection(summaries: Summary[], loadStart: string, dnsmasqVer: stri
   );
   lines.push('');
   lines.push(
-    `${CLIENTS} simulated BIOS PXE clients start at once, each with its own MAC, on a LAN of network namespaces (veth + bridge): ` +
+    `${CLIENT_COUNTS.join(' or ')} simulated BIOS PXE clients start at once, each with its own MAC, on a LAN of network namespaces (veth + bridge): ` +
       'DHCP DISCOVER → OFFER → REQUEST → ACK (options 60 `PXEClient`, 93 arch 0, 97 UUID), TFTP of the boot file the ACK names ' +
       `(undionly.kpxe, ${fileSize} bytes, blksize 1468), then for lanboot the HTTP GET of \`/boot.ipxe?mac=...\` that iPXE makes ` +
       '(an unknown PC: the enrollment script). **dnsmasq has no HTTP server: its clients stop after TFTP**, so its rows cover ' +
@@ -620,11 +631,11 @@ function renderSection(summaries: Summary[], loadStart: string, dnsmasqVer: stri
       'process and its children (/proc/PID/stat) during the storm.',
   );
   lines.push('');
-  lines.push('| server | TFTP options | all served (ms) | all through TFTP (ms) | per client p50 | p90 | DHCP p50 | TFTP p50 | TFTP p90 | HTTP p50 | server CPU ms / storm | served per round | errors | DHCP retransmits | windowsize granted |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|');
+  lines.push('| clients | server | TFTP options | all served (ms) | all through TFTP (ms) | per client p50 | p90 | DHCP p50 | TFTP p50 | TFTP p90 | HTTP p50 | server CPU ms / storm | served per round | errors | DHCP retransmits | windowsize granted |');
+  lines.push('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|');
   for (const s of summaries) {
     lines.push(
-      `| ${s.target} | ${s.variant} | ${fmt(s.wallMs)} | ${fmt(s.throughTftpWallMs)} | ${fmt(s.p50Ms)} | ${fmt(s.p90Ms)} | ${fmt(s.dhcpP50Ms)} | ${fmt(s.tftpP50Ms)} | ${fmt(s.tftpP90Ms)} | ${s.target === 'dnsmasq' ? 'no HTTP' : fmt(s.httpP50Ms)} | ${fmt(s.cpuMs)} | ${s.served} | ${s.errors} | ${s.dhcpRetries} | ${s.windowGranted} |`,
+      `| ${s.clients} | ${s.target} | ${s.variant} | ${fmt(s.wallMs)} | ${fmt(s.throughTftpWallMs)} | ${fmt(s.p50Ms)} | ${fmt(s.p90Ms)} | ${fmt(s.dhcpP50Ms)} | ${fmt(s.tftpP50Ms)} | ${fmt(s.tftpP90Ms)} | ${s.target === 'dnsmasq' ? 'no HTTP' : fmt(s.httpP50Ms)} | ${fmt(s.cpuMs)} | ${s.served} | ${s.errors} | ${s.dhcpRetries} | ${s.windowGranted} |`,
     );
   }
   lines.push('');
@@ -637,25 +648,31 @@ function renderSection(summaries: Summary[], loadStart: string, dnsmasqVer: stri
   lines.push('');
   lines.push('Ratios (medians):');
   lines.push('');
+  for (const clients of CLIENT_COUNTS) {
+  const lanbootPlain = byKey(clients, 'lanboot', 'blksize 1468');
+  const lanbootWindow = byKey(clients, 'lanboot', 'blksize 1468, windowsize 16');
+  const dnsmasqPlain = byKey(clients, 'dnsmasq', 'blksize 1468');
   lines.push(
-    `- lanboot (DHCP + TFTP + HTTP) / dnsmasq (DHCP + TFTP), time until all ${CLIENTS} served: **${ratio(lanbootPlain?.wallMs, dnsmasqPlain?.wallMs)}**; ` +
+    `- ${clients} clients: lanboot (DHCP + TFTP + HTTP) / dnsmasq (DHCP + TFTP), time until all served: **${ratio(lanbootPlain?.wallMs, dnsmasqPlain?.wallMs)}**; ` +
       `until all had their boot file (DHCP + TFTP, the same work for both): **${ratio(lanbootPlain?.throughTftpWallMs, dnsmasqPlain?.throughTftpWallMs)}**; ` +
       `per-client p50: ${ratio(lanbootPlain?.p50Ms, dnsmasqPlain?.p50Ms)}; DHCP p50: ${ratio(lanbootPlain?.dhcpP50Ms, dnsmasqPlain?.dhcpP50Ms)}; ` +
-      `TFTP p50: ${ratio(lanbootPlain?.tftpP50Ms, dnsmasqPlain?.tftpP50Ms)}; server CPU per storm: ${ratio(lanbootPlain?.cpuMs, dnsmasqPlain?.cpuMs)}.`,
+      `TFTP p50: ${ratio(lanbootPlain?.tftpP50Ms, dnsmasqPlain?.tftpP50Ms)}; server CPU per storm: ${ratio(lanbootPlain?.cpuMs, dnsmasqPlain?.cpuMs)}; ` +
+      `lanboot's HTTP script step alone (all served - all through TFTP): ${fmt((lanbootPlain?.wallMs ?? NaN) - (lanbootPlain?.throughTftpWallMs ?? NaN))} ms, HTTP p50 ${fmt(lanbootPlain?.httpP50Ms ?? NaN)} ms.`,
   );
   lines.push(
-    `- lanboot TFTP with windowsize 16 / without (same storm): TFTP p50 ${ratio(lanbootWindow?.tftpP50Ms, lanbootPlain?.tftpP50Ms)}, ` +
+    `- ${clients} clients: lanboot TFTP with windowsize 16 / without (same storm): TFTP p50 ${ratio(lanbootWindow?.tftpP50Ms, lanbootPlain?.tftpP50Ms)}, ` +
       `all served ${ratio(lanbootWindow?.wallMs, lanbootPlain?.wallMs)}, server CPU ${ratio(lanbootWindow?.cpuMs, lanbootPlain?.cpuMs)}. ` +
       'dnsmasq grants no windowsize, so it has no windowsize row. Over a veth bridge the RTT is tiny, so lock-step costs little here; ' +
       'single-transfer numbers with and without windowsize (and with added ACK latency) are in the TFTP section.',
   );
+  }
   lines.push('');
   lines.push('Per round (all served ms / CPU ms / errors):');
   lines.push('');
   for (const s of summaries) {
-    lines.push(`- ${s.target}, ${s.variant}: ${s.rows.map((r) => `${fmt(r.wallMs)} / ${fmt(r.cpuSeconds * 1000)} / ${r.errors.length}`).join('; ')}`);
+    lines.push(`- ${s.clients} clients, ${s.target}, ${s.variant}: ${s.rows.map((r) => `${fmt(r.wallMs)} / ${fmt(r.cpuSeconds * 1000)} / ${r.errors.length}`).join('; ')}`);
   }
-  const firstErrors = summaries.flatMap((s) => s.rows.flatMap((r) => r.errors.map((e) => `${s.target} ${s.variant} round ${r.round}: ${e}`))).slice(0, 5);
+  const firstErrors = summaries.flatMap((s) => s.rows.flatMap((r) => r.errors.map((e) => `${s.clients} clients, ${s.target} ${s.variant} round ${r.round}: ${e}`))).slice(0, 5);
   if (firstErrors.length) {
     lines.push('');
     lines.push('First errors:');
@@ -663,7 +680,7 @@ function renderSection(summaries: Summary[], loadStart: string, dnsmasqVer: stri
     for (const e of firstErrors) lines.push(`- ${e}`);
   }
   lines.push('');
-  lines.push('Reproduce (as root): `npx tsc -p tsconfig.json && node dist/bench/pxe-storm.js [--clients 100] [--rounds 3] [--no-write]`.');
+  lines.push('Reproduce (as root): `npx tsc -p tsconfig.json && node dist/bench/pxe-storm.js [--clients 100,500] [--rounds 3] [--no-write]`.');
   lines.push('');
   return lines.join('\n');
 }
@@ -696,19 +713,25 @@ async function orchestrate(): Promise<void> {
       [lanboot, 'blksize 1468, windowsize 16', [['blksize', '1468'], ['windowsize', '16']], 2],
       [dnsmasq, 'blksize 1468', [['blksize', '1468']], 3],
     ];
-    const rowsByVariant = new Map<number, StormRow[]>();
-    for (let round = 1; round <= ROUNDS; round++) {
-      // Alternate the servers within a round so a slow moment of the shared machine hits both.
-      for (const [target, variant, options, tag] of variants) {
-        const row = await runStorm(target, variant, options, tag, round);
-        rowsByVariant.set(tag, [...(rowsByVariant.get(tag) ?? []), row]);
-        process.stderr.write(
-          `round ${round} ${target.name.padEnd(8)} ${variant.padEnd(28)} all served ${fmt(row.wallMs)} ms, p50 ${fmt(row.p50Ms)}, p90 ${fmt(row.p90Ms)}, ` +
-            `served ${row.served}/${CLIENTS}, CPU ${fmt(row.cpuSeconds * 1000)} ms${row.errors.length ? `, first error: ${row.errors[0]}` : ''}\n`,
-        );
+    const rowsByKey = new Map<number, StormRow[]>();
+    const keys: number[] = [];
+    for (const [countIndex, clients] of CLIENT_COUNTS.entries()) {
+      for (let round = 1; round <= ROUNDS; round++) {
+        // Alternate the servers within a round so a slow moment of the shared machine hits both.
+        for (const [target, variant, options, variantTag] of variants) {
+          // The tag is part of every MAC: distinct per storm size and variant.
+          const tag = countIndex * 16 + variantTag;
+          const row = await runStorm(target, variant, options, tag, round, clients);
+          if (!rowsByKey.has(tag)) keys.push(tag);
+          rowsByKey.set(tag, [...(rowsByKey.get(tag) ?? []), row]);
+          process.stderr.write(
+            `${clients} clients round ${round} ${target.name.padEnd(8)} ${variant.padEnd(28)} all served ${fmt(row.wallMs)} ms, through TFTP ${fmt(row.throughTftpWallMs)} ms, p50 ${fmt(row.p50Ms)}, ` +
+              `served ${row.served}/${clients}, CPU ${fmt(row.cpuSeconds * 1000)} ms${row.errors.length ? `, first error: ${row.errors[0]}` : ''}\n`,
+          );
+        }
       }
     }
-    const summaries = variants.map(([, , , tag]) => summarize(rowsByVariant.get(tag)!));
+    const summaries = keys.map((tag) => summarize(rowsByKey.get(tag)!));
     const section = renderSection(summaries, loadStart, dnsmasqVersion(), (await fsp.stat(UNDIONLY)).size);
     process.stdout.write(`${section}\n`);
     if (!args['no-write']) await replaceBenchmarkSection(repoRoot, 'PXE boot storm', section);

@@ -110,13 +110,42 @@ export interface BootStoreOptions {
   maxEventsPerMac?: number;
   maxEventsTotal?: number;
   maxWaiting?: number;
+  /** How long recorded steps may wait in memory before one transaction writes them all. */
+  flushDelayMs?: number;
+  /** Called when a deferred write fails (the steps of that batch are lost, nothing else). */
+  onFlushError?: (error: unknown, steps: number) => void;
 }
+
+/** A step as it will be written: cleaned, with its time fixed when it happened. */
+interface PendingEvent {
+  mac: string;
+  arch: number | null;
+  vendorClass: string | null;
+  step: string;
+  detail: string;
+  time: number;
+}
+
+/** Steps per batch at most: a flood of invented MACs must not grow memory without bound. */
+const MAX_PENDING_EVENTS = 5000;
 
 export class BootStore {
   private readonly randomInt: ((n: number) => number) | undefined;
   private readonly maxEventsPerMac: number;
   private readonly maxEventsTotal: number;
   private readonly maxWaiting: number;
+  private readonly flushDelayMs: number;
+  private readonly onFlushError: ((error: unknown, steps: number) => void) | undefined;
+  /** Steps recorded but not yet written. A PXE storm records several steps per PC within a
+   *  second; with synchronous=FULL each transaction is an fsync that blocks the event loop,
+   *  so steps are written together, one transaction per batch. Every read flushes first. */
+  private pending: PendingEvent[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private dropped = 0;
+  /** The waiting list (at most maxWaiting rows) lives in memory: each enrollment poll of a
+   *  waiting PC touches it. Changes go to the database with the next batch. */
+  private readonly waiting = new Map<string, WaitingRow>();
+  private readonly waitingWrites = new Map<string, WaitingRow | null>();
 
   constructor(
     private readonly db: Db,
@@ -126,56 +155,112 @@ export class BootStore {
     this.maxEventsPerMac = options.maxEventsPerMac ?? MAX_EVENTS_PER_MAC;
     this.maxEventsTotal = options.maxEventsTotal ?? MAX_EVENTS_TOTAL;
     this.maxWaiting = options.maxWaiting ?? MAX_WAITING;
+    this.flushDelayMs = options.flushDelayMs ?? 200;
+    this.onFlushError = options.onFlushError;
+    for (const row of this.db.prepare('SELECT * FROM waiting_pcs').all() as WaitingRow[]) this.waiting.set(row.mac, row);
   }
 
   /** Records one step (mac already normalized). The same step with the same detail as the
-   *  MAC's latest row only bumps that row's count and time. */
+   *  MAC's latest row only bumps that row's count and time. Written within flushDelayMs, or
+   *  at once by the next read or flush(). */
   record(input: BootEventInput): void {
-    const time = input.time ?? Date.now();
-    const step = cleanText(input.step, 40);
-    const detail = cleanText(input.detail, MAX_DETAIL_CHARS);
-    const arch = cleanArch(input.arch);
-    const vendorClass = input.vendorClass ? cleanText(input.vendorClass, MAX_VENDOR_CLASS_CHARS) : null;
+    if (this.pending.length >= MAX_PENDING_EVENTS) {
+      // Bounded like the table itself: past this, a batch keeps its first steps.
+      this.dropped++;
+      return;
+    }
+    const event: PendingEvent = {
+      mac: input.mac,
+      time: input.time ?? Date.now(),
+      step: cleanText(input.step, 40),
+      detail: cleanText(input.detail, MAX_DETAIL_CHARS),
+      arch: cleanArch(input.arch),
+      vendorClass: input.vendorClass ? cleanText(input.vendorClass, MAX_VENDOR_CLASS_CHARS) : null,
+    };
+    this.pending.push(event);
+    const waiting = this.waiting.get(event.mac);
+    if (waiting && (event.arch !== null || event.vendorClass !== null)) {
+      waiting.arch = event.arch ?? waiting.arch;
+      waiting.vendor_class = event.vendorClass ?? waiting.vendor_class;
+      this.writeWaiting(waiting.mac, waiting);
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        const steps = this.pending.length;
+        try {
+          this.flush();
+        } catch (error) {
+          this.onFlushError?.(error, steps);
+        }
+      }, this.flushDelayMs);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Steps dropped because a batch was full (a flood), since the store was made. */
+  get droppedSteps(): number {
+    return this.dropped;
+  }
+
+  /** Writes every pending step in one transaction. Throws if the database does (the batch
+   *  is then dropped: boot steps are a log, never worth blocking a boot for). */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pending.length === 0 && this.waitingWrites.size === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    const waitingWrites = [...this.waitingWrites];
+    this.waitingWrites.clear();
+    const latestOf = this.db.prepare('SELECT id, step, detail FROM boot_events WHERE mac = ? ORDER BY id DESC LIMIT 1');
+    const bump = this.db.prepare('UPDATE boot_events SET count = count + 1, last_at = ?, arch = COALESCE(?, arch), vendor_class = COALESCE(?, vendor_class) WHERE id = ?');
+    const insert = this.db.prepare('INSERT INTO boot_events (mac, arch, vendor_class, step, detail, first_at, last_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    // Per MAC: drop everything older than the newest maxEventsPerMac rows.
+    const trimMac = this.db.prepare(
+      `DELETE FROM boot_events WHERE mac = ? AND id <= (
+         SELECT id FROM boot_events WHERE mac = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+    );
+    const deleteWaiting = this.db.prepare('DELETE FROM waiting_pcs WHERE mac = ?');
+    const upsertWaiting = this.db.prepare('INSERT OR REPLACE INTO waiting_pcs (mac, code, arch, vendor_class, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)');
     this.db.transaction(() => {
-      const latest = this.db.prepare('SELECT id, step, detail FROM boot_events WHERE mac = ? ORDER BY id DESC LIMIT 1').get(input.mac) as
-        | { id: number; step: string; detail: string }
-        | undefined;
-      if (latest && latest.step === step && latest.detail === detail) {
-        this.db
-          .prepare('UPDATE boot_events SET count = count + 1, last_at = ?, arch = COALESCE(?, arch), vendor_class = COALESCE(?, vendor_class) WHERE id = ?')
-          .run(time, arch, vendorClass, latest.id);
-        return;
+      const inserted = new Set<string>();
+      for (const event of batch) {
+        const latest = latestOf.get(event.mac) as { id: number; step: string; detail: string } | undefined;
+        if (latest && latest.step === event.step && latest.detail === event.detail) {
+          bump.run(event.time, event.arch, event.vendorClass, latest.id);
+          continue;
+        }
+        insert.run(event.mac, event.arch, event.vendorClass, event.step, event.detail, event.time, event.time);
+        inserted.add(event.mac);
       }
-      this.db
-        .prepare('INSERT INTO boot_events (mac, arch, vendor_class, step, detail, first_at, last_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(input.mac, arch, vendorClass, step, detail, time, time);
-      // Per MAC: drop everything older than the newest maxEventsPerMac rows.
-      this.db
-        .prepare(
-          `DELETE FROM boot_events WHERE mac = ? AND id <= (
-             SELECT id FROM boot_events WHERE mac = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-        )
-        .run(input.mac, input.mac, this.maxEventsPerMac);
-      // Overall: the oldest rows go first.
+      for (const mac of inserted) trimMac.run(mac, mac, this.maxEventsPerMac);
+      // Overall: the oldest rows go first (once per batch: the scan is the costly part).
       this.db
         .prepare('DELETE FROM boot_events WHERE id <= (SELECT id FROM boot_events ORDER BY id DESC LIMIT 1 OFFSET ?)')
         .run(this.maxEventsTotal);
-      if (arch !== null || vendorClass !== null) {
-        this.db
-          .prepare('UPDATE waiting_pcs SET arch = COALESCE(?, arch), vendor_class = COALESCE(?, vendor_class) WHERE mac = ?')
-          .run(arch, vendorClass, input.mac);
+      // Deletes first: a freed code may be taken by a row written in the same batch.
+      for (const [mac, row] of waitingWrites) if (row === null) deleteWaiting.run(mac);
+      for (const [, row] of waitingWrites) {
+        if (row) upsertWaiting.run(row.mac, row.code, row.arch, row.vendor_class, row.first_seen, row.last_seen);
       }
     })();
   }
 
   /** A MAC's steps, oldest first. */
   events(mac: string): BootEvent[] {
+    this.flushQuietly();
     const rows = this.db.prepare('SELECT * FROM boot_events WHERE mac = ? ORDER BY id').all(mac) as EventRow[];
     return rows.map(eventView);
   }
 
   /** The latest steps of every MAC, newest first (for the UI's overview). */
   recentEvents(limit = 100): BootEvent[] {
+    this.flushQuietly();
     const rows = this.db.prepare('SELECT * FROM boot_events ORDER BY id DESC LIMIT ?').all(Math.max(1, Math.min(limit, 1000))) as EventRow[];
     return rows.map(eventView);
   }
@@ -183,48 +268,79 @@ export class BootStore {
   /** Marks the MAC as waiting (now), giving it a code on first sight. Arch and vendor class
    *  come from its latest DHCP step, when there was one. */
   touchWaiting(mac: string, time = Date.now()): WaitingPc {
-    return this.db.transaction(() => {
-      const existing = this.db.prepare('SELECT * FROM waiting_pcs WHERE mac = ?').get(mac) as WaitingRow | undefined;
-      if (existing) {
-        this.db.prepare('UPDATE waiting_pcs SET last_seen = ? WHERE mac = ?').run(time, mac);
-        return waitingView({ ...existing, last_seen: time });
+    const existing = this.waiting.get(mac);
+    if (existing) {
+      existing.last_seen = time;
+      this.writeWaiting(mac, existing);
+      return waitingView(existing);
+    }
+    // The latest DHCP step may still be pending (not written yet): look there first.
+    let pendingKnown: PendingEvent | undefined;
+    for (let i = this.pending.length - 1; i >= 0 && !pendingKnown; i--) {
+      const event = this.pending[i]!;
+      if (event.mac === mac && (event.arch !== null || event.vendorClass !== null)) pendingKnown = event;
+    }
+    const known = pendingKnown
+      ? { arch: pendingKnown.arch, vendor_class: pendingKnown.vendorClass }
+      : (this.db
+          .prepare('SELECT arch, vendor_class FROM boot_events WHERE mac = ? AND (arch IS NOT NULL OR vendor_class IS NOT NULL) ORDER BY id DESC LIMIT 1')
+          .get(mac) as { arch: number | null; vendor_class: string | null } | undefined);
+    // Room for the newcomer: the PCs seen least recently leave the list (they show a new
+    // code if they come back).
+    if (this.waiting.size >= this.maxWaiting) {
+      const byRecency = [...this.waiting.values()].sort((a, b) => b.last_seen - a.last_seen || (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+      for (const row of byRecency.slice(Math.max(0, this.maxWaiting - 1))) {
+        this.waiting.delete(row.mac);
+        this.writeWaiting(row.mac, null);
       }
-      const known = this.db
-        .prepare('SELECT arch, vendor_class FROM boot_events WHERE mac = ? AND (arch IS NOT NULL OR vendor_class IS NOT NULL) ORDER BY id DESC LIMIT 1')
-        .get(mac) as { arch: number | null; vendor_class: string | null } | undefined;
-      // Room for the newcomer: the PCs seen least recently leave the list (they show a new
-      // code if they come back).
-      this.db
-        .prepare('DELETE FROM waiting_pcs WHERE mac IN (SELECT mac FROM waiting_pcs ORDER BY last_seen DESC, mac LIMIT -1 OFFSET ?)')
-        .run(this.maxWaiting - 1);
-      const taken = this.db.prepare('SELECT 1 FROM waiting_pcs WHERE code = ?');
-      let code = generateEnrollCode(this.randomInt);
-      for (let tries = 0; taken.get(code) !== undefined; tries++) {
-        if (tries > 100) throw new Error('no free enrollment code after 100 tries');
-        code = generateEnrollCode(this.randomInt);
-      }
-      const row: WaitingRow = { mac, code, arch: known?.arch ?? null, vendor_class: known?.vendor_class ?? null, first_seen: time, last_seen: time };
-      this.db
-        .prepare('INSERT INTO waiting_pcs (mac, code, arch, vendor_class, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(row.mac, row.code, row.arch, row.vendor_class, row.first_seen, row.last_seen);
-      return waitingView(row);
-    })();
+    }
+    const taken = new Set([...this.waiting.values()].map((row) => row.code));
+    let code = generateEnrollCode(this.randomInt);
+    for (let tries = 0; taken.has(code); tries++) {
+      if (tries > 100) throw new Error('no free enrollment code after 100 tries');
+      code = generateEnrollCode(this.randomInt);
+    }
+    const row: WaitingRow = { mac, code, arch: known?.arch ?? null, vendor_class: known?.vendor_class ?? null, first_seen: time, last_seen: time };
+    this.waiting.set(mac, row);
+    this.writeWaiting(mac, row);
+    return waitingView(row);
   }
 
   listWaiting(): WaitingPc[] {
-    return (this.db.prepare('SELECT * FROM waiting_pcs ORDER BY first_seen, mac').all() as WaitingRow[]).map(waitingView);
+    return [...this.waiting.values()].sort((a, b) => a.first_seen - b.first_seen || (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0)).map(waitingView);
   }
 
   isWaiting(mac: string): boolean {
-    return this.db.prepare('SELECT 1 FROM waiting_pcs WHERE mac = ?').get(mac) !== undefined;
+    return this.waiting.has(mac);
   }
 
   findWaitingByCode(code: string): WaitingPc | undefined {
-    const row = this.db.prepare('SELECT * FROM waiting_pcs WHERE code = ?').get(code) as WaitingRow | undefined;
-    return row && waitingView(row);
+    for (const row of this.waiting.values()) if (row.code === code) return waitingView(row);
+    return undefined;
   }
 
+  /** Removes a waiting PC (it was enrolled); written at once, as any user action is. */
   removeWaiting(mac: string): boolean {
-    return this.db.prepare('DELETE FROM waiting_pcs WHERE mac = ?').run(mac).changes === 1;
+    if (!this.waiting.delete(mac)) return false;
+    this.writeWaiting(mac, null);
+    this.flush();
+    return true;
+  }
+
+  /** Queues a waiting-list change for the next flush (null: delete the row). */
+  private writeWaiting(mac: string, row: WaitingRow | null): void {
+    this.waitingWrites.set(mac, row && { ...row });
+    this.schedule();
+  }
+
+  /** Reads see every recorded step; a failed write is reported, never thrown into a read. */
+  private flushQuietly(): void {
+    const steps = this.pending.length;
+    if (steps === 0 && this.waitingWrites.size === 0) return;
+    try {
+      this.flush();
+    } catch (error) {
+      this.onFlushError?.(error, steps);
+    }
   }
 }

@@ -27,6 +27,8 @@ export function parseArpTable(text: string): Map<string, string> {
   return table;
 }
 
+let arpBuffer: Buffer | undefined;
+
 /** The MAC of `address` from /proc/net/arp, or undefined (not resolved, loopback, IPv6). */
 export function macForAddress(address: string, arpFile = '/proc/net/arp'): string | undefined {
   const ip = address.startsWith('::ffff:') ? address.slice(7) : address;
@@ -35,7 +37,9 @@ export function macForAddress(address: string, arpFile = '/proc/net/arp'): strin
   try {
     const fd = fs.openSync(arpFile, 'r');
     try {
-      const buffer = Buffer.alloc(MAX_ARP_TABLE_BYTES);
+      // One buffer for every lookup: a lookup per TFTP transfer must not zero 1 MiB each time.
+      arpBuffer ??= Buffer.allocUnsafe(MAX_ARP_TABLE_BYTES);
+      const buffer = arpBuffer;
       // procfs files report size 0: read until EOF or the bound.
       let length = 0;
       for (;;) {

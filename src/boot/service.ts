@@ -113,9 +113,11 @@ export class BootService implements SupervisorService {
   }
 
   mount(ctx: MountContext): void {
-    this.store = new BootStore(ctx.db);
-    this.seats = ctx.seats;
     this.log = ctx.logger.child({ component: 'boot' });
+    this.store = new BootStore(ctx.db, {
+      onFlushError: (error, steps) => this.log?.warn({ steps, ...errorFields(error) }, 'cannot record boot steps'),
+    });
+    this.seats = ctx.seats;
     this.mountLan(ctx.httpApp);
     this.mountApi(ctx.api);
   }
@@ -138,6 +140,12 @@ export class BootService implements SupervisorService {
 
   stop(): void {
     this.started = false;
+    // Steps still in memory go to the database before the process ends.
+    try {
+      this.store?.flush();
+    } catch (error) {
+      this.log?.warn({ ...errorFields(error) }, 'cannot record boot steps');
+    }
   }
 
   status(): unknown {

@@ -123,13 +123,13 @@ export class FullDhcpEngine {
   }
 
   /** Whether `ip` may be leased to `mac` now. */
-  private assignable(ip: string, mac: string, now: number, rows?: Map<string, LeaseRow>): boolean {
+  private assignable(ip: string, mac: string, now: number): boolean {
     if (ip === this.settings.serverAddress) return false;
     const reservedFor = this.reservedIps.get(ip);
     if (reservedFor !== undefined) return reservedFor === mac;
     const value = ipv4ToInt(ip);
     if (value < this.first || value > this.last) return false;
-    const row = rows ? rows.get(ip) : this.store.findByIp(ip);
+    const row = this.store.findByIp(ip);
     if (!row || row.expiresAt <= now) return true;
     return row.mac === mac && row.state !== 'declined';
   }
@@ -145,12 +145,10 @@ export class FullDhcpEngine {
     if (request.requestedIp && this.inSubnet(request.requestedIp) && this.assignable(request.requestedIp, mac, now)) {
       return request.requestedIp;
     }
-    // One query for the whole scan: a full pool of 65536 addresses must not cost 65536 queries
-    // per DISCOVER (a flood of DISCOVERs with random MACs is cheap to send).
-    const rows = new Map(this.store.list().map((row) => [row.ip, row]));
+    // The store answers from memory: a scan of a full pool of 65536 addresses is no query.
     for (let value = this.first; value <= this.last; value++) {
       const ip = intToIpv4(value);
-      if (this.assignable(ip, mac, now, rows)) return ip;
+      if (this.assignable(ip, mac, now)) return ip;
     }
     return undefined;
   }
@@ -344,5 +342,19 @@ export class FullDhcpEngine {
 
   expire(now: number): LeaseRow[] {
     return this.store.expire(now);
+  }
+
+  /** Calls `done` once every lease change so far is committed (see LeaseStore.whenDurable). */
+  whenDurable(done: (error: unknown) => void): void {
+    this.store.whenDurable(done);
+  }
+
+  /** Commits pending lease changes now (before the database closes). */
+  flush(): void {
+    this.store.flush();
+  }
+
+  leases(): LeaseRow[] {
+    return this.store.list();
   }
 }

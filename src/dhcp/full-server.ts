@@ -157,6 +157,16 @@ export class FullDhcpServer extends EventEmitter<FullDhcpEvents> {
     const sockets = this.sockets;
     this.sockets = [];
     await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    try {
+      this.engine?.flush();
+    } catch (error) {
+      this.logger.error({ err: error }, 'cannot store the last lease changes');
+    }
+  }
+
+  /** The leases of the interface, as served (memory, committed within an event-loop turn). */
+  listLeases(): LeaseRow[] {
+    return this.engine?.leases() ?? [];
   }
 
   /** Marks expired leases free; also runs on a timer while started. */
@@ -247,8 +257,21 @@ export class FullDhcpServer extends EventEmitter<FullDhcpEvents> {
       log.debug({ messageType: request.messageType, reason: outcome.silentReason }, 'not answering');
       return;
     }
-    send(encodeDhcpMessage(outcome.reply), outcome.destination.address, outcome.destination.port);
-    log.debug({ messageType: request.messageType, yiaddr: outcome.reply.yiaddr, destination: outcome.destination }, 'answered');
+    const reply = encodeDhcpMessage(outcome.reply);
+    const destination = outcome.destination;
+    if (outcome.change?.kind === 'bound') {
+      // The ACK goes out once the binding is committed (one commit for a burst of requests).
+      engine.whenDurable((error) => {
+        if (error) {
+          log.error({ err: error, ip: outcome.reply?.yiaddr }, 'cannot store the lease; not acknowledging (the client retries)');
+          return;
+        }
+        send(reply, destination.address, destination.port);
+      });
+    } else {
+      send(reply, destination.address, destination.port);
+    }
+    log.debug({ messageType: request.messageType, yiaddr: outcome.reply.yiaddr, destination }, 'answered');
     if (outcome.boot && (request.messageType === DhcpMessageType.DISCOVER || request.messageType === DhcpMessageType.REQUEST)) {
       this.emitPxe(request, request.messageType === DhcpMessageType.DISCOVER ? 'dhcp-discover' : 'dhcp-request', outcome.boot);
     }

@@ -14,7 +14,7 @@ import { ProxyDhcpServer } from './proxy-server.js';
 import { FullDhcpServer } from './full-server.js';
 import { detectDhcpServers, type DetectedDhcpServer } from './detect.js';
 import { createDhcpSocketFactory, interfaceIpv4, type DhcpSocketFactory } from './socket.js';
-import { LeaseStore, type LeaseRow } from './lease-store.js';
+import type { LeaseRow } from './lease-store.js';
 import { intToIpv4, ipv4ToInt } from './full-engine.js';
 import type { UefiIpxeBinary } from './boot-policy.js';
 import type { LeaseEvent, PxeRequestEvent } from './events.js';
@@ -69,7 +69,6 @@ export class DhcpService implements SupervisorService {
   private lastDetection: DhcpDetection | undefined;
   private detecting: Promise<DhcpDetection> | undefined;
   private logger: Logger | undefined;
-  private leases: LeaseStore | undefined;
   private readonly factory: DhcpSocketFactory;
 
   constructor(
@@ -136,7 +135,6 @@ export class DhcpService implements SupervisorService {
     });
     await full.start();
     this.server = full;
-    this.leases = new LeaseStore(ctx.db, interfaceName);
   }
 
   async stop(): Promise<void> {
@@ -181,7 +179,7 @@ export class DhcpService implements SupervisorService {
   }
 
   listLeases(): LeaseRow[] {
-    return this.leases?.list() ?? [];
+    return this.server instanceof FullDhcpServer ? this.server.listLeases() : [];
   }
 
   status(): unknown {
