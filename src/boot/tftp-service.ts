@@ -38,6 +38,10 @@ export class TftpBootService implements SupervisorService {
       host,
       port,
       virtualFiles: fileMapProvider(this.options.files ?? DEBIAN_IPXE_BOOT_FILES),
+      // Every file served here is in memory and shared by all transfers (no per-transfer
+      // read-ahead), so a transfer costs a few hundred bytes: a room of up to 1024 PCs
+      // powering on together gets its boot files without "busy" refusals.
+      maxTransfers: 1024,
       logger: ctx.logger,
     });
     server.on('transfer', (event) => {
