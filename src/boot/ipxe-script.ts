@@ -104,7 +104,7 @@ function targetLines(target: ScriptTarget, seat: { name: string; uri: string } |
       if (target.iso === null) {
         lines.push('echo lanboot: disk attached; booting the next device (installer)', 'exit');
       } else {
-        lines.push(`echo ${echoText(['lanboot:', 'disk', 'of', 'seat', seat.name, 'attached;', 'booting', 'the', 'installer', target.iso.name], 'message')}`);
+        lines.push(`echo ${echoText(['lanboot:', 'disk', 'of', 'seat', seat.name, 'attached,', 'booting', 'the', 'installer', target.iso.name], 'message')}`);
         lines.push(`sanboot ${scriptValue(target.iso.url, 'ISO URL')} || goto failed`);
       }
       return lines;
