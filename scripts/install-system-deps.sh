@@ -15,7 +15,7 @@ packages=(
   iproute2 dnsmasq-base busybox isc-dhcp-client tftp-hpa atftp curl avahi-utils
   # diskless-Linux boot disk for the VM tests (test/fixtures/linux-disk): syslinux + mtools
   # make the BIOS-bootable FAT disk without loop devices; the e1000 iPXE ROM qemu loads
-  syslinux syslinux-common mtools ipxe-qemu xz-utils
+  syslinux syslinux-common mtools ipxe-qemu xz-utils memtest86+ xorriso isolinux
   # ... and the host libraries open-iscsi's iscsistart needs, copied into its initramfs
   libssl3 libkmod2
   # ISO-over-HTTP benchmark peer (bench/iso-http.ts runs it as a child, never as a service)

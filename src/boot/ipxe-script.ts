@@ -62,11 +62,129 @@ export function iscsiSanUri(input: Pick<SanBootScriptInput, 'server' | 'iscsiPor
   return `iscsi:${scriptValue(input.server, 'server')}::${input.iscsiPort}:${input.lun}:${scriptValue(input.targetIqn, 'target IQN')}`;
 }
 
-/** The script of a known seat: sets its initiator name and CHAP credentials and boots (or,
- *  in install mode, hooks) its disk. On failure it waits and fetches its script again. */
-export function sanBootScript(input: SanBootScriptInput): string {
+/** An ISO of the library: its name (IMAGE/FILE.iso) and the URL the box serves it at. */
+export interface ScriptIso {
+  name: string;
+  url: string;
+}
+
+/** One thing a PC can boot.
+ *  - disk: the seat's iSCSI disk (sanboot);
+ *  - install: the seat's disk attached (keep-san + sanhook, described in the iBFT), then the
+ *    installer ISO booted over HTTP (sanboot), or with no ISO the PC's next boot device;
+ *  - iso: an ISO over HTTP alone (no iSCSI login);
+ *  - local: the PC's own disk (BIOS drive 0x80, or back to the UEFI boot manager). */
+export type ScriptTarget = { kind: 'disk' } | { kind: 'install'; iso: ScriptIso | null } | { kind: 'iso'; iso: ScriptIso } | { kind: 'local' };
+
+/** What a script does: boot one target, or show a menu of them. */
+export type ScriptPlan =
+  | { kind: 'direct'; target: ScriptTarget }
+  | { kind: 'menu'; entries: ScriptTarget[]; defaultIndex: number; timeoutSeconds: number };
+
+/** Longest menu timeout (iPXE's choose takes milliseconds). */
+const MAX_MENU_SECONDS = 3600;
+/** Menu entries at most: the ISO library is listed in full, but bounded. */
+export const MAX_MENU_ENTRIES = 200;
+
+function menuLabel(target: ScriptTarget, isoIndex: number): string {
+  return target.kind === 'iso' ? `iso${isoIndex}` : target.kind;
+}
+
+/** The `item` line and the section a target gets in a menu, or the lines that boot it. */
+function targetLines(target: ScriptTarget, seat: { name: string; uri: string } | null): string[] {
+  switch (target.kind) {
+    case 'disk':
+      if (!seat) throw new LanbootError('LANBOOT_BOOT_SCRIPT_UNSAFE', 'boot script: a disk entry needs a seat');
+      return [`sanboot ${seat.uri} || goto failed`];
+    case 'install': {
+      if (!seat) throw new LanbootError('LANBOOT_BOOT_SCRIPT_UNSAFE', 'boot script: an install entry needs a seat');
+      // keep-san: the disk stays attached (and described in the iBFT) when the boot moves on
+      // to the installer, which then sees it as a local disk (ipxe.org/cfg/keep-san).
+      const lines = ['set keep-san 1', `sanhook --drive 0x80 ${seat.uri} || goto failed`];
+      if (target.iso === null) {
+        lines.push('echo lanboot: disk attached; booting the next device (installer)', 'exit');
+      } else {
+        lines.push(`echo ${echoText(['lanboot:', 'disk', 'of', 'seat', seat.name, 'attached,', 'booting', 'the', 'installer', target.iso.name], 'message')}`);
+        lines.push(`sanboot ${scriptValue(target.iso.url, 'ISO URL')} || goto failed`);
+      }
+      return lines;
+    }
+    case 'iso':
+      return [`echo ${echoText(['lanboot:', 'booting', target.iso.name], 'message')}`, `sanboot ${scriptValue(target.iso.url, 'ISO URL')} || goto failed`];
+    case 'local':
+      // BIOS: iPXE boots the BIOS's own first hard disk (ipxe.org/cmd/sanboot, "boot from
+      // the local disk"). UEFI (or no local disk): exit hands the PC back to its firmware,
+      // which goes on to its next boot option.
+      return ['echo lanboot: booting the own disk of this PC', 'iseq ${platform} efi && goto local_exit ||', 'sanboot --no-describe --drive 0x80 ||', ':local_exit', 'exit'];
+  }
+}
+
+function menuText(target: ScriptTarget, seatName: string | null): string[] {
+  switch (target.kind) {
+    case 'disk':
+      return ['Disk', 'of', 'seat', seatName ?? '?'];
+    case 'install':
+      return target.iso === null
+        ? ['Install:', 'attach', 'the', 'disk,', 'boot', 'the', 'DVD', 'or', 'USB', 'installer']
+        : ['Install:', 'attach', 'the', 'disk,', 'boot', target.iso.name];
+    case 'iso':
+      return [target.iso.name];
+    case 'local':
+      return ['This', 'PC', 'own', 'disk'];
+  }
+}
+
+const MENU_KEYS: Partial<Record<ScriptTarget['kind'], string>> = { disk: 'd', install: 'i', local: 'l' };
+
+/** The menu part of a script: items, `choose` with its timeout and default, then one labelled
+ *  section per entry. `extra` is an entry before the others (the enrollment wait). */
+function menuLines(plan: Extract<ScriptPlan, { kind: 'menu' }>, title: string[], seat: { name: string; uri: string } | null, first?: { label: string; key: string; text: string[]; body: string[] }): string[] {
+  if (!Number.isInteger(plan.timeoutSeconds) || plan.timeoutSeconds < 0 || plan.timeoutSeconds > MAX_MENU_SECONDS) {
+    throw new LanbootError('LANBOOT_BOOT_SCRIPT_UNSAFE', `boot script: menu timeout ${plan.timeoutSeconds} s is out of range`);
+  }
+  if (plan.entries.length > MAX_MENU_ENTRIES) throw new LanbootError('LANBOOT_BOOT_SCRIPT_UNSAFE', `boot script: more than ${MAX_MENU_ENTRIES} menu entries`);
+  const labels: string[] = [];
+  const items: string[] = [];
+  const sections: string[] = [];
+  if (first) {
+    items.push(`item --key ${first.key} ${first.label} ${echoText(first.text, 'menu item')}`);
+    sections.push(`:${first.label}`, ...first.body, '');
+  }
+  let isoIndex = 0;
+  let isoGap = false;
+  for (const target of plan.entries) {
+    const label = menuLabel(target, isoIndex);
+    if (target.kind === 'iso') {
+      isoIndex++;
+      if (!isoGap) items.push('item --gap ISO library:');
+      isoGap = true;
+    }
+    labels.push(label);
+    const key = MENU_KEYS[target.kind];
+    items.push(`item ${key ? `--key ${key} ` : ''}${label} ${echoText(menuText(target, seat?.name ?? null), 'menu item')}`);
+    sections.push(`:${label}`, ...targetLines(target, seat), '');
+  }
+  const defaultLabel = plan.defaultIndex < 0 ? first?.label : labels[plan.defaultIndex];
+  if (defaultLabel === undefined) throw new LanbootError('LANBOOT_BOOT_SCRIPT_UNSAFE', 'boot script: the menu default is not an entry');
+  // choose fails on Esc: the default is booted then too, so a PC never stops at the menu.
+  const timeout = plan.timeoutSeconds > 0 ? `--timeout ${plan.timeoutSeconds * 1000} ` : '';
+  return [
+    `menu ${echoText(title, 'menu title')}`,
+    ...items,
+    `choose ${timeout}--default ${defaultLabel} selected || goto ${defaultLabel}`,
+    'goto ${selected}',
+    '',
+    ...sections,
+  ];
+}
+
+/** The script of a known seat: sets its initiator name and CHAP credentials, then boots what
+ *  `plan` says (by default: its disk, or for an install seat its disk attached and the next
+ *  boot device). On failure it waits and fetches its script again. */
+export function sanBootScript(input: SanBootScriptInput, plan?: ScriptPlan): string {
   const seat = scriptValue(input.seatName, 'seat name');
   const uri = iscsiSanUri(input);
+  plan ??= { kind: 'direct', target: input.mode === 'install' ? { kind: 'install', iso: null } : { kind: 'disk' } };
   const lines = ['#!ipxe', `# lanboot: seat ${seat} (${scriptValue(input.mode, 'mode')})`];
   lines.push(`set initiator-iqn ${scriptValue(input.initiatorIqn, 'initiator IQN')}`);
   if (input.chap) {
@@ -83,21 +201,53 @@ export function sanBootScript(input: SanBootScriptInput): string {
   } else {
     lines.push('clear reverse-username', 'clear reverse-password');
   }
-  if (input.mode === 'install') {
-    // keep-san: the disk stays attached (and described in the iBFT) when the boot moves on to
-    // the next device, so the installer on DVD/USB sees it as drive 0x80 (ipxe.org/cfg/keep-san).
-    lines.push('set keep-san 1', `sanhook --drive 0x80 ${uri} || goto failed`, 'echo lanboot: disk attached; booting the next device (installer)', 'exit', '');
+  if (plan.kind === 'direct') {
+    lines.push(...targetLines(plan.target, { name: seat, uri }), '');
   } else {
-    lines.push(`sanboot ${uri} || goto failed`, '');
+    lines.push(...menuLines(plan, ['lanboot:', 'seat', seat, '-', 'choose', 'what', 'to', 'boot'], { name: seat, uri }));
   }
-  lines.push(
-    ':failed',
-    `echo lanboot: cannot boot the disk of seat ${seat} from ${scriptValue(input.server, 'server')}:${input.iscsiPort}; retrying in 10 s`,
-    'sleep 10',
-    `chain --replace --autofree ${scriptValue(input.retryUrl, 'retry URL')} || goto failed`,
-    '',
-  );
+  lines.push(...failedLines(`cannot boot ${seat} from ${scriptValue(input.server, 'server')}`, input.retryUrl));
   return lines.join('\n');
+}
+
+function failedLines(what: string, retryUrl: string): string[] {
+  return [
+    ':failed',
+    `echo ${echoText(['lanboot:', ...what.split(' '), '-', 'retrying', 'in', '10', 's'], 'message')}`,
+    'sleep 10',
+    `chain --replace --autofree ${scriptValue(retryUrl, 'retry URL')} || goto failed`,
+    '',
+  ];
+}
+
+export interface UnknownPcMenuInput {
+  code: string;
+  mac: string;
+  /** Where the enrollment wait is fetched (the script polls there until enrolled). */
+  enrollUrlBase: string;
+  /** ISOs and the local disk (no seat entries: the PC has no seat). */
+  entries: ScriptTarget[];
+  timeoutSeconds: number;
+  /** Where to fetch the script again when a boot fails. */
+  retryUrl: string;
+}
+
+/** The menu of a PC that is not enrolled: wait for enrollment (the default), an ISO of the
+ *  library, or its own disk. */
+export function unknownPcMenuScript(input: UnknownPcMenuInput): string {
+  const code = scriptValue(input.code, 'enrollment code');
+  const enroll = {
+    label: 'enroll',
+    key: 'e',
+    text: ['Enroll', 'this', 'PC', '-', 'code', code],
+    body: [`chain --replace --autofree ${scriptValue(input.enrollUrlBase, 'enroll URL')}?mac=\${netX/mac:hexhyp} || goto failed`],
+  };
+  return [
+    '#!ipxe',
+    '# lanboot: this PC is not enrolled yet',
+    ...menuLines({ kind: 'menu', entries: input.entries, defaultIndex: -1, timeoutSeconds: input.timeoutSeconds }, ['lanboot:', 'PC', input.mac, 'not', 'enrolled', '-', 'code', code], null, enroll),
+    ...failedLines(`cannot boot ${input.mac}`, input.retryUrl),
+  ].join('\n');
 }
 
 export interface EnrollmentScriptInput {

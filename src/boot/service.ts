@@ -27,7 +27,9 @@ import type { TftpTransferEvent } from '../tftp/server.js';
 import { DEBIAN_IPXE_BOOT_FILES, fileMapProvider } from '../tftp/boot-files.js';
 import { BootStore, type BootEventInput } from './boot-store.js';
 import { normalizeEnrollCode } from './enroll-code.js';
-import { enrollmentScript, macProbeScript, sanBootScript } from './ipxe-script.js';
+import { enrollmentScript, macProbeScript, sanBootScript, unknownPcMenuScript, type ScriptIso, type ScriptPlan, type ScriptTarget } from './ipxe-script.js';
+import { IsoLibrary, isoUrl } from '../iso/library.js';
+import { storedBootChoice, type BootChoice, type SeatDetails } from '../seats/index.js';
 import { macForAddress } from './neighbors.js';
 
 /** Seconds between an unknown PC's polls of its boot script. */
@@ -85,6 +87,7 @@ export class BootService implements SupervisorService {
   readonly name = 'boot';
   private store: BootStore | undefined;
   private seats: SeatManager | undefined;
+  private library: IsoLibrary | undefined;
   private log: Logger | undefined;
   private iscsiPort = 0;
   private httpPort = 0;
@@ -118,6 +121,7 @@ export class BootService implements SupervisorService {
       onFlushError: (error, steps) => this.log?.warn({ steps, ...errorFields(error) }, 'cannot record boot steps'),
     });
     this.seats = ctx.seats;
+    this.library = new IsoLibrary(ctx.images);
     this.mountLan(ctx.httpApp);
     this.mountApi(ctx.api);
   }
@@ -231,53 +235,122 @@ export class BootService implements SupervisorService {
     return `http://${hostPort(server, this.httpPort)}`;
   }
 
+  /** The ISO library as menu entries, with URLs on the address the PC reached the box at. */
+  private isoEntries(server: string): ScriptIso[] {
+    return this.library!.list().map((row) => ({ name: `${row.imageName}/${row.fileName}`, url: isoUrl(server, this.httpPort, row.imageName, row.fileName) }));
+  }
+
+  /** What a seat's boot script does (docs/boot.md, "What a PC boots"):
+   *  1. a pending one-shot choice (taken by this fetch);
+   *  2. an install seat: a menu whose default is the disk once it has a boot signature, else
+   *     the installer (the ISO stays one entry away either way);
+   *  3. the menu when the seat (or the box) has it on, with its timeout and default;
+   *  4. else the disk. */
+  private planFor(seat: SeatDetails, once: BootChoice | undefined, isos: ScriptIso[]): { plan: ScriptPlan; summary: string } {
+    const install = seat.mode === 'install';
+    const installIso = storedBootChoice(seat.boot.installIso);
+    const installTarget: ScriptTarget = {
+      kind: 'install',
+      iso: installIso?.kind === 'iso' ? isos.find((i) => i.name === `${installIso.image}/${installIso.file}`) ?? null : null,
+    };
+    const isoTarget = (choice: BootChoice | undefined): ScriptIso | undefined =>
+      choice?.kind === 'iso' ? isos.find((i) => i.name === `${choice.image}/${choice.file}`) : undefined;
+    const entries: ScriptTarget[] = [{ kind: 'disk' }, ...(install ? [installTarget] : []), ...isos.map((iso): ScriptTarget => ({ kind: 'iso', iso })), { kind: 'local' }];
+    const timeoutSeconds = seat.boot.menuTimeout ?? this.settings.menu.timeoutSeconds;
+    const indexOf = (choice: BootChoice | undefined): number => {
+      if (!choice || choice.kind === 'disk' || choice.kind === 'menu') return 0;
+      if (choice.kind === 'local') return entries.length - 1;
+      const iso = isoTarget(choice);
+      const i = iso ? entries.findIndex((e) => e.kind === 'iso' && e.iso.name === iso.name) : -1;
+      return i < 0 ? 0 : i;
+    };
+    if (once) {
+      if (once.kind === 'disk') return { plan: { kind: 'direct', target: { kind: 'disk' } }, summary: 'once: disk' };
+      if (once.kind === 'local') return { plan: { kind: 'direct', target: { kind: 'local' } }, summary: 'once: local disk' };
+      const iso = isoTarget(once);
+      if (iso) {
+        // An install seat keeps its disk attached under any ISO it boots (the installer's
+        // second stage, or WinPE repairing the installed system).
+        const target: ScriptTarget = install ? { kind: 'install', iso } : { kind: 'iso', iso };
+        return { plan: { kind: 'direct', target }, summary: `once: ${iso.name}` };
+      }
+      // 'menu', or an ISO removed from the library since: the menu.
+      return { plan: { kind: 'menu', entries, defaultIndex: 0, timeoutSeconds }, summary: once.kind === 'menu' ? 'once: menu' : 'once: ISO gone, menu' };
+    }
+    if (install) {
+      const bootable = seat.boot.diskBootable === true;
+      const defaultIndex = bootable ? 0 : 1;
+      return { plan: { kind: 'menu', entries, defaultIndex, timeoutSeconds }, summary: `install menu, default ${bootable ? 'disk (bootable)' : 'installer (blank disk)'}` };
+    }
+    const menuOn = seat.boot.menu === null ? this.settings.menu.on : seat.boot.menu === 'on';
+    if (menuOn) {
+      const defaultChoice = storedBootChoice(seat.boot.menuDefault);
+      return { plan: { kind: 'menu', entries, defaultIndex: indexOf(defaultChoice), timeoutSeconds }, summary: `menu, default ${seat.boot.menuDefault}` };
+    }
+    return { plan: { kind: 'direct', target: { kind: 'disk' } }, summary: 'sanboot' };
+  }
+
   private mountLan(app: Hono): void {
-    app.get('/boot.ipxe', (c) => {
-      // The HTTP listener is up a moment before start() hands us the bound ports (and again
-      // while stopping): no script can be written then. iPXE retries a failed chain.
-      if (!this.started) return plainError(c, 503, 'lanboot: starting or stopping; try again');
-      const server = localAddressOf(c) ?? this.advertisedHost;
-      const scriptUrl = `${this.baseUrl(server)}/boot.ipxe`;
-      const macParam = c.req.query('mac');
-      if (macParam === undefined) return c.text(macProbeScript(scriptUrl), 200, SCRIPT_HEADERS);
-      let mac: string;
+    app.get('/boot.ipxe', (c) => this.serveScript(c, false));
+    // The enrollment wait of an unknown PC (its menu's first entry): never the menu again.
+    app.get('/enroll.ipxe', (c) => this.serveScript(c, true));
+    this.mountIpxeFiles(app);
+  }
+
+  private serveScript(c: Context, waitOnly: boolean): Response {
+    // The HTTP listener is up a moment before start() hands us the bound ports (and again
+    // while stopping): no script can be written then. iPXE retries a failed chain.
+    if (!this.started) return plainError(c, 503, 'lanboot: starting or stopping; try again');
+    const server = localAddressOf(c) ?? this.advertisedHost;
+    const scriptUrl = `${this.baseUrl(server)}/boot.ipxe`;
+    const enrollUrl = `${this.baseUrl(server)}/enroll.ipxe`;
+    const macParam = c.req.query('mac');
+    if (macParam === undefined) return c.text(macProbeScript(scriptUrl), 200, SCRIPT_HEADERS);
+    let mac: string;
+    try {
+      mac = normalizeMac(macParam, 'mac');
+    } catch (error) {
+      return plainError(c, 400, (error as Error).message);
+    }
+    const log = this.log!.child({ mac, client: remoteAddressOf(c) });
+    const claim = this.checkOwner(remoteAddressOf(c), mac);
+    if (!claim.ok) {
+      // A script carries a seat's boot credentials, and a waiting-list entry is a PC's
+      // place in the queue: both go only to the address that owns the MAC. Recorded under
+      // the claimed MAC, so the seat's timeline on the phone shows it.
+      this.spoofingRefused++;
+      log.warn({ neighborMac: claim.neighborMac ?? null }, 'boot script refused: the requesting address does not belong to the MAC it asked for (spoofing?)');
+      this.record({ mac, step: 'spoofing', detail: `refused: ${remoteAddressOf(c) ?? 'unknown address'} is ${claim.neighborMac ?? 'not in the neighbor table'}, not ${mac}` });
+      return plainError(c, 403, 'lanboot: this address does not own that MAC');
+    }
+    const retryUrl = `${scriptUrl}?mac=${mac.replaceAll(':', '-')}`;
+    const seat = this.seats!.findByMac(mac);
+    if (seat) {
+      // Enrolled some other way (`lanboot seat add --mac`) while it waited.
+      this.store!.removeWaiting(mac);
+      let prepared;
+      let once: BootChoice | undefined;
       try {
-        mac = normalizeMac(macParam, 'mac');
+        prepared = this.seats!.prepareForBoot(seat.name);
+        once = this.seats!.takeOnce(seat.name);
       } catch (error) {
-        return plainError(c, 400, (error as Error).message);
+        log.error({ seat: seat.name, ...errorFields(error) }, 'cannot prepare the seat for boot');
+        this.record({ mac, step: 'http-script', detail: `seat ${seat.name}: preparing the disk failed` });
+        // Nothing about the failure goes to the LAN; the PC's iPXE retries on its own.
+        return plainError(c, 500, 'lanboot: the disk is not ready; see the supervisor log');
       }
-      const log = this.log!.child({ mac, client: remoteAddressOf(c) });
-      const claim = this.checkOwner(remoteAddressOf(c), mac);
-      if (!claim.ok) {
-        // A script carries a seat's boot credentials, and a waiting-list entry is a PC's
-        // place in the queue: both go only to the address that owns the MAC. Recorded under
-        // the claimed MAC, so the seat's timeline on the phone shows it.
-        this.spoofingRefused++;
-        log.warn({ neighborMac: claim.neighborMac ?? null }, 'boot script refused: the requesting address does not belong to the MAC it asked for (spoofing?)');
-        this.record({ mac, step: 'spoofing', detail: `refused: ${remoteAddressOf(c) ?? 'unknown address'} is ${claim.neighborMac ?? 'not in the neighbor table'}, not ${mac}` });
-        return plainError(c, 403, 'lanboot: this address does not own that MAC');
+      const initiatorIqn = prepared.initiatorIqns[0];
+      if (initiatorIqn === undefined) {
+        log.error({ seat: seat.name }, 'seat has no initiator IQN to boot with');
+        return plainError(c, 500, 'lanboot: the disk is not ready; see the supervisor log');
       }
-      const seat = this.seats!.findByMac(mac);
-      if (seat) {
-        // Enrolled some other way (`lanboot seat add --mac`) while it waited.
-        this.store!.removeWaiting(mac);
-        let prepared;
-        try {
-          prepared = this.seats!.prepareForBoot(seat.name);
-        } catch (error) {
-          log.error({ seat: seat.name, ...errorFields(error) }, 'cannot prepare the seat for boot');
-          this.record({ mac, step: 'http-script', detail: `seat ${seat.name}: preparing the disk failed` });
-          // Nothing about the failure goes to the LAN; the PC's iPXE retries on its own.
-          return plainError(c, 500, 'lanboot: the disk is not ready; see the supervisor log');
-        }
-        const initiatorIqn = prepared.initiatorIqns[0];
-        if (initiatorIqn === undefined) {
-          log.error({ seat: seat.name }, 'seat has no initiator IQN to boot with');
-          return plainError(c, 500, 'lanboot: the disk is not ready; see the supervisor log');
-        }
-        let script: string;
-        try {
-          script = sanBootScript({
+      let script: string;
+      let summary: string;
+      try {
+        const planned = this.planFor(prepared, once, this.isoEntries(server));
+        summary = planned.summary;
+        script = sanBootScript(
+          {
             seatName: prepared.name,
             mode: prepared.mode,
             server,
@@ -287,37 +360,49 @@ export class BootService implements SupervisorService {
             initiatorIqn,
             chap: prepared.chap,
             mutualChap: prepared.mutualChap,
-            retryUrl: `${scriptUrl}?mac=${mac.replaceAll(':', '-')}`,
-          });
-        } catch (error) {
-          // Names and secrets are validated where they are made; reaching this is a bug.
-          log.error({ seat: prepared.name, ...errorFields(error) }, 'cannot write the boot script');
-          return plainError(c, 500, 'lanboot: the disk is not ready; see the supervisor log');
-        }
-        this.scriptsServed++;
-        this.record({ mac, step: 'http-script', detail: `sanboot: seat ${prepared.name} (${prepared.mode}) from ${server}:${this.iscsiPort}` });
-        log.info({ seat: prepared.name, targetIqn: prepared.targetIqn, mode: prepared.mode }, 'boot script served');
-        return c.text(script, 200, SCRIPT_HEADERS);
+            retryUrl,
+          },
+          planned.plan,
+        );
+      } catch (error) {
+        // Names and secrets are validated where they are made; reaching this is a bug.
+        log.error({ seat: prepared.name, ...errorFields(error) }, 'cannot write the boot script');
+        return plainError(c, 500, 'lanboot: the disk is not ready; see the supervisor log');
       }
-      const client = remoteAddressOf(c) ?? '';
-      if (!this.store!.isWaiting(mac) && !this.mayIntroduce(client, mac)) {
-        log.warn({ limit: MAX_WAITING_PER_ADDRESS }, 'too many unknown MACs from one address: not added to the waiting list');
-        return plainError(c, 429, 'lanboot: too many unknown PCs from this address');
-      }
-      const waiting = this.store!.touchWaiting(mac);
-      if (waiting.firstSeen === waiting.lastSeen) log.info({ code: waiting.code }, 'unknown PC is waiting to be enrolled');
-      this.record({ mac, step: 'http-script', detail: `enrollment: waiting with code ${waiting.code}` });
       this.scriptsServed++;
-      const script = enrollmentScript({
-        code: waiting.code,
-        mac,
-        boxUrl: `${this.baseUrl(server)}/`,
-        pollUrlBase: scriptUrl,
-        pollSeconds: this.pollSeconds,
-      });
+      const detail = summary === 'sanboot' ? `sanboot: seat ${prepared.name} (${prepared.mode}) from ${server}:${this.iscsiPort}` : `${summary}: seat ${prepared.name} (${prepared.mode}) from ${server}:${this.iscsiPort}`;
+      this.record({ mac, step: 'http-script', detail });
+      log.info({ seat: prepared.name, targetIqn: prepared.targetIqn, mode: prepared.mode, plan: summary }, 'boot script served');
       return c.text(script, 200, SCRIPT_HEADERS);
+    }
+    const client = remoteAddressOf(c) ?? '';
+    if (!this.store!.isWaiting(mac) && !this.mayIntroduce(client, mac)) {
+      log.warn({ limit: MAX_WAITING_PER_ADDRESS }, 'too many unknown MACs from one address: not added to the waiting list');
+      return plainError(c, 429, 'lanboot: too many unknown PCs from this address');
+    }
+    const waiting = this.store!.touchWaiting(mac);
+    if (waiting.firstSeen === waiting.lastSeen) log.info({ code: waiting.code }, 'unknown PC is waiting to be enrolled');
+    this.scriptsServed++;
+    if (this.settings.menu.on && !waitOnly) {
+      // The box shows its menu to every PC: an unknown one may boot an ISO or its own disk
+      // without being enrolled; its first entry (the default) is the enrollment wait.
+      this.record({ mac, step: 'http-script', detail: `menu: not enrolled, code ${waiting.code}` });
+      const isos = this.isoEntries(server).map((iso): ScriptTarget => ({ kind: 'iso', iso }));
+      const script = unknownPcMenuScript({ code: waiting.code, mac, enrollUrlBase: enrollUrl, entries: [...isos, { kind: 'local' }], timeoutSeconds: this.settings.menu.timeoutSeconds, retryUrl });
+      return c.text(script, 200, SCRIPT_HEADERS);
+    }
+    this.record({ mac, step: 'http-script', detail: `enrollment: waiting with code ${waiting.code}` });
+    const script = enrollmentScript({
+      code: waiting.code,
+      mac,
+      boxUrl: `${this.baseUrl(server)}/`,
+      pollUrlBase: this.settings.menu.on ? enrollUrl : scriptUrl,
+      pollSeconds: this.pollSeconds,
     });
+    return c.text(script, 200, SCRIPT_HEADERS);
+  }
 
+  private mountIpxeFiles(app: Hono): void {
     app.get('/ipxe/:name', async (c) => {
       const name = c.req.param('name');
       // Exact names only: the allow-list is the whole namespace (no paths, no traversal).
@@ -357,20 +442,23 @@ export class BootService implements SupervisorService {
       if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new LanbootError('LANBOOT_INVALID_INPUT', 'request body: expected a JSON object');
       const fields = body as Record<string, unknown>;
       for (const key of Object.keys(fields)) {
-        if (!['code', 'name', 'image', 'mode'].includes(key)) throw new LanbootError('LANBOOT_INVALID_INPUT', `request body: unknown field ${quoteInput(key)}`);
+        if (!['code', 'name', 'image', 'mode', 'size', 'iso'].includes(key)) throw new LanbootError('LANBOOT_INVALID_INPUT', `request body: unknown field ${quoteInput(key)}`);
       }
       const code = normalizeEnrollCode(fields.code, 'code');
       const name = validateName(fields.name, 'seat', 'name');
-      const image = validateName(fields.image, 'image', 'image');
       const mode = fields.mode === undefined || fields.mode === null ? undefined : validateMode(fields.mode, 'mode');
+      // An install seat has a blank disk of its own size and no image (parseAddSeatRequest).
+      const image = mode === 'install' ? fields.image : validateName(fields.image, 'image', 'image');
+      const request = parseAddSeatRequest({ name, image, mac: '00:00:00:00:00:00', mode, size: fields.size, iso: fields.iso });
       const waiting = this.store!.findWaitingByCode(code);
       if (!waiting) {
         // 404 here rather than through httpStatusFor: the code is this module's own.
         return c.json({ error: { code: 'LANBOOT_ENROLL_CODE_NOT_FOUND', message: `no PC is waiting with code ${code} (see \`lanboot waiting\`)` } }, 404);
       }
-      const seat = this.seats!.add(parseAddSeatRequest({ name, image, mac: waiting.mac, mode }));
+      const seat = this.seats!.add({ ...request, mac: waiting.mac });
       this.store!.removeWaiting(waiting.mac);
-      this.record({ mac: waiting.mac, step: 'enrolled', detail: `seat ${seat.name} on ${seat.image} v${seat.version} (${seat.mode})` });
+      const disk = seat.image === null ? `a blank ${Math.round((seat.diskBytes ?? 0) / 2 ** 30)} GiB disk${seat.boot.installIso ? ` with ${seat.boot.installIso}` : ''}` : `${seat.image} v${seat.version}`;
+      this.record({ mac: waiting.mac, step: 'enrolled', detail: `seat ${seat.name} on ${disk} (${seat.mode})` });
       this.log!.info({ mac: waiting.mac, code, seat: seat.name, image: seat.image, mode: seat.mode }, 'PC enrolled');
       return c.json(seat, 201);
     });

@@ -38,13 +38,15 @@ ${settingsHelp().replace(/^/gm, '    ')}
   usb release DEVICE [--json]
   seat add --name SEAT --image NAME [--mac MAC] [--mode fresh|persistent|maintenance]
            [--quota SIZE] [--initiator IQN ...] [--no-chap] [--mutual-chap] [--json]
-  seat add --name SEAT --mode install --size SIZE [--mac MAC] [--quota SIZE] ...
+  seat add --name SEAT --mode install --size SIZE [--iso IMAGE/FILE.iso] [--mac MAC] [--quota SIZE] ...
   seat list [--json]
   seat show SEAT [--json]
   seat reset SEAT [--json]
   seat remove SEAT [--json]
   seat mode SEAT fresh|persistent|maintenance [--json]
   seat quota SEAT SIZE|none [--json]
+  seat menu SEAT on|off|default [--timeout S|default] [--default disk|local|iso:IMAGE/FILE.iso] [--json]
+  seat boot SEAT --once disk|local|menu|iso:IMAGE/FILE.iso | --cancel [--json]
   seat move SEAT [--version N] [--json]
   seat move-all IMAGE [--version N] [--json]   (= image move-seats IMAGE)
   seat commit SEAT [--image NAME] [--force] [--json]
@@ -54,7 +56,8 @@ ${settingsHelp().replace(/^/gm, '    ')}
   seat snapshot-delete SEAT SNAPSHOT [--json]
   seat space [--json]
   waiting [--json]
-  enroll CODE --name SEAT --image NAME [--mode fresh|persistent] [--json]
+  enroll CODE --name SEAT --image NAME [--mode fresh|persistent|maintenance] [--json]
+  enroll CODE --name SEAT --mode install --size SIZE [--iso IMAGE/FILE.iso] [--json]
   boot events [MAC] [--json]
   dhcp status|detect|leases [--json]
 
@@ -96,16 +99,19 @@ async function enroll(args: string[], io: CliIo): Promise<void> {
   const { values, positionals } = parse(
     'enroll',
     args,
-    { ...COMMON, name: { type: 'string' }, image: { type: 'string' }, mode: { type: 'string' } },
+    { ...COMMON, name: { type: 'string' }, image: { type: 'string' }, mode: { type: 'string' }, size: { type: 'string' }, iso: { type: 'string' } },
     { min: 1, max: 1, names: 'CODE' },
   );
   const code = normalizeEnrollCode(positionals[0], 'CODE');
   const name = validateName(requireFlag('enroll', values.name, '--name'), 'seat', '--name');
-  const image = validateName(requireFlag('enroll', values.image, '--image'), 'image', '--image');
   const mode = values.mode === undefined ? undefined : validateMode(values.mode, '--mode');
-  const seat = await clientFor(values, io).call<SeatDetails>('POST', '/api/v1/enroll', { json: { code, name, image, mode } });
+  // An install seat is a blank disk of --size (with the installer --iso); the others start from --image.
+  const image = mode === 'install' ? undefined : validateName(requireFlag('enroll', values.image, '--image'), 'image', '--image');
+  if (mode === 'install') requireFlag('enroll', values.size, '--size');
+  const seat = await clientFor(values, io).call<SeatDetails>('POST', '/api/v1/enroll', { json: { code, name, image, mode, size: values.size, iso: values.iso } });
   if (values.json) return printJson(io, seat);
-  io.stdout.write(`PC ${seat.mac} enrolled as seat ${seat.name} (${seat.image} v${seat.version}, ${seat.mode}); it boots at its next poll\n`);
+  const disk = seat.image === null ? `blank disk${seat.boot.installIso ? `, installer ${seat.boot.installIso}` : ''}` : `${seat.image} v${seat.version}`;
+  io.stdout.write(`PC ${seat.mac} enrolled as seat ${seat.name} (${disk}, ${seat.mode}); it boots at its next poll\n`);
 }
 
 async function bootEvents(args: string[], io: CliIo): Promise<void> {

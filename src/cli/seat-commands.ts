@@ -1,7 +1,7 @@
 // `lanboot seat ...` (alias `lanboot client ...`, kept for scripts): seats, one PC's disk each.
 import { normalizeMac, validateIqn, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
-import type { CommitResult, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../web/views.js';
+import type { CommitResult, SeatBootView, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../web/views.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
 import { formatBytes, formatProgress, formatTable } from './format.js';
 
@@ -22,10 +22,21 @@ export function printSeat(io: CliIo, seat: SeatDetails): void {
   ];
   if (seat.mutualChap) lines.push(`mutual chap user ${seat.mutualChap.user}, secret ${seat.mutualChap.secret}`);
   lines.push(`serial      ${seat.serial}`, `naa         ${seat.naa}`);
+  lines.push(...bootLines(seat.boot, seat.mode === 'install'));
   if (seat.deltaBytes !== null) lines.push(`delta       ${formatBytes(seat.deltaBytes)}`);
   if (seat.lastOperation) lines.push(`last op     ${seat.lastOperation.kind} ${seat.lastOperation.state}${seat.lastOperation.message ? `: ${seat.lastOperation.message}` : ''}`);
   lines.push(`sessions    ${seat.sessions.length === 0 ? 'none' : seat.sessions.map((s) => `${s.initiatorIqn} from ${s.remoteAddress}`).join('; ')}`);
   io.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function bootLines(boot: SeatBootView, install: boolean): string[] {
+  const lines = [`boot menu   ${boot.menu ?? 'as the box (--boot-menu)'}, timeout ${boot.menuTimeout === null ? 'as the box' : `${boot.menuTimeout} s`}, default ${boot.menuDefault}`];
+  lines.push(`next boot   ${boot.once === null ? 'as usual' : `${boot.once} (once, set ${boot.onceSetAt ?? ''})`}`);
+  if (install) {
+    lines.push(`installer   ${boot.installIso ?? "the PC's next boot device (DVD/USB)"}`);
+    lines.push(`disk        ${boot.diskBootable === null ? 'unknown' : boot.diskBootable ? 'bootable: the seat boots its disk, the installer is one menu entry away' : 'blank: the seat boots the installer'}`);
+  }
+  return lines;
 }
 
 async function seatAdd(args: string[], io: CliIo): Promise<void> {
@@ -43,6 +54,7 @@ async function seatAdd(args: string[], io: CliIo): Promise<void> {
       initiator: { type: 'string', multiple: true },
       'no-chap': { type: 'boolean' },
       'mutual-chap': { type: 'boolean' },
+      iso: { type: 'string' },
     },
     { min: 0, max: 0, names: '' },
   );
@@ -56,7 +68,7 @@ async function seatAdd(args: string[], io: CliIo): Promise<void> {
   const initiators = values.initiator?.map((iqn) => validateIqn(iqn, '--initiator'));
   if (values['no-chap'] && values['mutual-chap']) throw new LanbootError('LANBOOT_INVALID_INPUT', 'seat add: --mutual-chap needs CHAP; drop --no-chap');
   const seat = await clientFor(values, io).call<SeatDetails>('POST', '/api/v1/clients', {
-    json: { name, image, mac, mode, initiators, size: values.size, quota: values.quota, chap: !values['no-chap'], mutualChap: values['mutual-chap'] === true },
+    json: { name, image, mac, mode, initiators, size: values.size, quota: values.quota, chap: !values['no-chap'], mutualChap: values['mutual-chap'] === true, iso: values.iso },
   });
   if (values.json) return printJson(io, seat);
   printSeat(io, seat);
@@ -119,6 +131,28 @@ async function seatMode(args: string[], io: CliIo): Promise<void> {
   const details = await client.call<SeatDetails>('POST', `/api/v1/clients/${seat}/mode`, { json: { mode } });
   if (values.json) return printJson(io, details);
   io.stdout.write(`seat ${details.name} is now in ${details.mode} mode\n`);
+}
+
+// `seat menu SEAT on|off|default [--timeout S|default] [--default disk|local|iso:NAME]`
+async function seatMenu(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals, seat, client } = seatOptions('seat menu', args, io, { timeout: { type: 'string' }, default: { type: 'string' } }, 'SEAT on|off|default', 2);
+  const json: Record<string, unknown> = { menu: positionals[1] };
+  if (values.timeout !== undefined) json.timeout = values.timeout === 'default' ? null : values.timeout;
+  if (values.default !== undefined) json.default = values.default;
+  const boot = await client.call<SeatBootView>('POST', `/api/v1/clients/${seat}/menu`, { json });
+  if (values.json) return printJson(io, boot);
+  io.stdout.write(`seat ${seat}: ${bootLines(boot, false)[0]!.replace(/^boot menu\s+/, 'boot menu ')}\n`);
+}
+
+// `seat boot SEAT --once disk|local|menu|iso:NAME` (or `--cancel`)
+async function seatBoot(args: string[], io: CliIo): Promise<void> {
+  const { values, seat, client } = seatOptions('seat boot', args, io, { once: { type: 'string' }, cancel: { type: 'boolean' } });
+  if ((values.once === undefined) === (values.cancel !== true)) {
+    throw new LanbootError('LANBOOT_INVALID_INPUT', 'seat boot: give --once disk|local|menu|iso:IMAGE/FILE.iso, or --cancel');
+  }
+  const boot = await client.call<SeatBootView>('POST', `/api/v1/clients/${seat}/boot`, { json: { once: values.cancel ? null : values.once } });
+  if (values.json) return printJson(io, boot);
+  io.stdout.write(boot.once === null ? `seat ${seat}: next boot as usual\n` : `seat ${seat}: next boot ${boot.once} (once; then as usual)\n`);
 }
 
 async function seatQuota(args: string[], io: CliIo): Promise<void> {
@@ -246,6 +280,8 @@ export const SEAT_COMMANDS: Record<string, Handler> = {
   remove: seatRemove,
   mode: seatMode,
   quota: seatQuota,
+  menu: seatMenu,
+  boot: seatBoot,
   move: seatMove,
   'move-all': seatMoveAll,
   commit: seatCommit,

@@ -39,7 +39,19 @@ export interface BootSettings {
   /** 'neighbor': a boot script for MAC M goes only to an address the box's neighbor table
    *  maps to M (or loopback); 'off': to any address (PCs behind a router or DHCP relay). */
   scriptOwnerCheck: ScriptOwnerCheck;
+  /** The boot menu at the PC: shown to every PC unless its seat says otherwise. */
+  menu: BootMenuSettings;
 }
+
+export interface BootMenuSettings {
+  /** Shown by default (a seat's own setting wins). */
+  on: boolean;
+  /** Seconds before the default entry boots (a seat's own timeout wins). */
+  timeoutSeconds: number;
+}
+
+/** Longest menu timeout, in seconds. */
+export const MAX_MENU_TIMEOUT_SECONDS = 3600;
 
 export const SCRIPT_OWNER_CHECKS = ['neighbor', 'off'] as const;
 export type ScriptOwnerCheck = (typeof SCRIPT_OWNER_CHECKS)[number];
@@ -100,6 +112,7 @@ export interface LanbootConfig {
   /** undefined = no mDNS (off, or no interface). */
   mdns: MdnsSettings | undefined;
   scriptOwnerCheck: ScriptOwnerCheck;
+  bootMenu: BootMenuSettings;
   usb: UsbSettings;
   systemd: SystemdSettings;
   /** The config file that was read, if any. */
@@ -122,6 +135,8 @@ export interface ConfigFlags {
   mdns?: string | undefined;
   'log-format'?: string | undefined;
   'script-owner-check'?: string | undefined;
+  'boot-menu'?: string | undefined;
+  'boot-menu-timeout'?: string | undefined;
 }
 
 export interface ConfigInputs {
@@ -154,6 +169,8 @@ const SETTINGS = {
   tftpPort: { flag: 'tftp-port', env: 'LANBOOT_TFTP_PORT', arg: 'N', help: 'TFTP port for iPXE (69 as root, else 6969; on when DHCP is on)' },
   mdns: { flag: 'mdns', env: 'LANBOOT_MDNS', arg: 'on|off', help: 'answer as lanboot.local (default on with --interface)' },
   scriptOwnerCheck: { flag: 'script-owner-check', env: 'LANBOOT_SCRIPT_OWNER_CHECK', arg: 'neighbor|off', help: 'boot scripts only to the address that owns the MAC (default neighbor; off for PCs behind a router/relay)' },
+  bootMenu: { flag: 'boot-menu', env: 'LANBOOT_BOOT_MENU', arg: 'on|off', help: 'show the boot menu (seat disk, ISO library, local disk) at every PC (default off; a seat can say otherwise)' },
+  bootMenuTimeout: { flag: 'boot-menu-timeout', env: 'LANBOOT_BOOT_MENU_TIMEOUT', arg: 'S', help: 'seconds the boot menu waits before its default entry (default 5)' },
 } as const satisfies Record<string, { flag: keyof ConfigFlags; env: string; arg: string; help: string }>;
 
 /** The flags of `lanboot serve`, one line each with their variable and config file key. */
@@ -300,6 +317,14 @@ export function parseBoolean(raw: RawValue): boolean {
     if (word === 'off' || word === 'false' || word === '0' || word === 'no') return false;
   }
   throw invalid(label, 'on/off (or true/false, yes/no, 1/0)', value);
+}
+
+function parseMenuTimeout(raw: RawValue): number {
+  const text = String(raw.value).trim();
+  if (!/^\d{1,4}$/.test(text) || Number(text) > MAX_MENU_TIMEOUT_SECONDS) {
+    throw invalid(raw.label, `seconds from 0 to ${MAX_MENU_TIMEOUT_SECONDS}`, raw.value);
+  }
+  return Number(text);
 }
 
 function parseChoice<T extends string>(raw: RawValue, choices: readonly T[]): T {
@@ -461,6 +486,13 @@ export function loadConfig(inputs: ConfigInputs): LanbootConfig {
   const ownerRaw = pick('scriptOwnerCheck');
   const scriptOwnerCheck = ownerRaw ? parseChoice(ownerRaw, SCRIPT_OWNER_CHECKS) : 'neighbor';
 
+  const menuRaw = pick('bootMenu');
+  const menuTimeoutRaw = pick('bootMenuTimeout');
+  const bootMenu: BootMenuSettings = {
+    on: menuRaw ? parseBoolean(menuRaw) : false,
+    timeoutSeconds: menuTimeoutRaw ? parseMenuTimeout(menuTimeoutRaw) : 5,
+  };
+
   // USB: the spool the udev rule writes, and the test stand-ins (a directory as a stick, a
   // udev database copy: the test host runs no udev).
   const usb: UsbSettings = {
@@ -474,7 +506,7 @@ export function loadConfig(inputs: ConfigInputs): LanbootConfig {
 
   const systemd: SystemdSettings = { watchdogUsec: watchdogUsec(env, inputs.pid ?? process.pid) };
 
-  return { dataDir, dataDirLabel, listen, iscsiPort, httpPort, logLevel, logFormat, interface: iface, dhcp, tftp, mdns, scriptOwnerCheck, usb, systemd, configFile };
+  return { dataDir, dataDirLabel, listen, iscsiPort, httpPort, logLevel, logFormat, interface: iface, dhcp, tftp, mdns, scriptOwnerCheck, bootMenu, usb, systemd, configFile };
 }
 
 /** The process environment, for the CLI entry point to hand to loadConfig / resolveDataDir:

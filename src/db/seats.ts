@@ -1,6 +1,7 @@
 // Data access for seats: one PC's disk each (a golden version + its own delta).
 import type { Db } from './database.js';
 import type { SeatMode } from '../config/names.js';
+import { SeatBootRepository } from './seat-boot.js';
 
 export interface ChapSecretPair {
   user: string;
@@ -71,7 +72,12 @@ const SEAT_SELECT = `SELECT s.id, s.name, s.image_id, i.name AS image_name, s.im
   FROM seats s LEFT JOIN images i ON i.id = s.image_id`;
 
 export class SeatRepository {
-  constructor(private readonly db: Db) {}
+  /** What each seat boots besides its disk (menu, next boot, installer ISO). */
+  readonly boot: SeatBootRepository;
+
+  constructor(private readonly db: Db) {
+    this.boot = new SeatBootRepository(db);
+  }
 
   /** `initiators`: the seat's ACL when already loaded (list() reads every seat's at once). */
   private hydrate(row: SeatDbRow, initiators?: string[]): SeatRow {

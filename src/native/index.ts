@@ -79,6 +79,8 @@ export interface IscsiEngine {
   disarmFreshStart(iqn: string): void;
   /** Bytes the target's delta uses. */
   deltaBytes(iqn: string): number;
+  /** Up to 64 KiB of the target's disk as an initiator sees it (golden under the delta). */
+  readDisk(iqn: string, offset: number, length: number): Buffer;
   sessions(): SessionInfo[];
   /** Stops accepting, closes every session, flushes every delta. Idempotent. */
   close(): void;

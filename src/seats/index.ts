@@ -7,6 +7,8 @@ export {
   parseAddSeatRequest,
   parseCommitRequest,
   parseImageName,
+  parseMenuRequest,
+  parseOnceRequest,
   parseMode,
   parseQuota,
   parseSeatName,
@@ -17,3 +19,4 @@ export {
   type CommitRequest,
 } from './input.js';
 export { SEAT_LUN, type CommitResult, type MoveAllResult, type OperationView, type SeatDetails, type SeatSummary, type SnapshotView, type SpaceReport, type SpaceWarning } from './views.js';
+export { hasBootSignature, storedBootChoice, type BootChoice, type BootChoiceInput, type MenuRequest, type SeatBootView } from './boot-options.js';

@@ -4,6 +4,8 @@
 import { LanbootError } from '../log/errors.js';
 import { normalizeMac, parseSize, quoteInput, validateIqn, validateMode, validateName, type SeatMode } from '../config/names.js';
 import { initiatorIqnFor } from './identity.js';
+import { parseBootChoice, parseIsoName, type BootChoiceInput, type MenuRequest } from './boot-options.js';
+import { MAX_MENU_TIMEOUT_SECONDS } from '../config/config.js';
 
 export interface AddSeatRequest {
   name: string;
@@ -20,6 +22,9 @@ export interface AddSeatRequest {
   initiators: string[];
   chap: boolean;
   mutualChap: boolean;
+  /** Install seats: the installer ISO of the library booted with the blank disk attached;
+   *  null: the PC's own next boot device (a DVD or USB stick). */
+  iso: { image: string | null; file: string | null } | null;
 }
 
 export interface CommitRequest {
@@ -111,6 +116,7 @@ export function parseAddSeatRequest(body: {
   initiators?: unknown;
   chap?: unknown;
   mutualChap?: unknown;
+  iso?: unknown;
 }): AddSeatRequest {
   const name = validateName(body.name, 'seat', 'name');
   const mac = absent(body.mac) || body.mac === '' ? null : normalizeMac(body.mac, 'mac');
@@ -142,10 +148,36 @@ export function parseAddSeatRequest(body: {
     if (absent(body.size)) throw new LanbootError('LANBOOT_INVALID_INPUT', 'size: an install seat needs the blank disk size (e.g. --size 64G)');
     sizeBytes = parseSize(body.size, 'size', INSTALL_SIZE_LIMITS);
   } else {
+    if (!absent(body.iso) && body.iso !== '') throw new LanbootError('LANBOOT_INVALID_INPUT', 'iso: only an install seat boots an installer ISO (add --mode install --size SIZE)');
     if (!absent(body.size)) {
       throw new LanbootError('LANBOOT_INVALID_INPUT', 'size: only an install seat has a size of its own (the others have their golden image\'s)');
     }
     image = validateName(body.image, 'image', 'image');
   }
-  return { name, image, mac, mode, sizeBytes, quotaBytes, initiators, chap, mutualChap: body.mutualChap === true };
+  const iso = mode === 'install' && !absent(body.iso) && body.iso !== '' ? parseIsoName(typeof body.iso === 'string' && body.iso.startsWith('iso:') ? body.iso.slice(4) : body.iso, 'iso') : null;
+  return { name, image, mac, mode, sizeBytes, quotaBytes, initiators, chap, mutualChap: body.mutualChap === true, iso };
+}
+
+/** POST /seats/:name/menu: {menu: on|off|default, timeout?: seconds|null, default?: choice|null}. */
+export function parseMenuRequest(body: { menu?: unknown; timeout?: unknown; default?: unknown }): MenuRequest {
+  const menu = body.menu;
+  if (menu !== 'on' && menu !== 'off' && menu !== 'default') throw new LanbootError('LANBOOT_INVALID_INPUT', `menu: expected on, off or default, got ${quoteInput(menu)}`);
+  let timeout: number | null | undefined;
+  if (body.timeout === undefined) timeout = undefined;
+  else if (body.timeout === null || body.timeout === 'default') timeout = null;
+  else {
+    const number = typeof body.timeout === 'string' && /^\d{1,4}$/.test(body.timeout) ? Number(body.timeout) : body.timeout;
+    if (typeof number !== 'number' || !Number.isInteger(number) || number < 0 || number > MAX_MENU_TIMEOUT_SECONDS) {
+      throw new LanbootError('LANBOOT_INVALID_INPUT', `timeout: expected seconds from 0 to ${MAX_MENU_TIMEOUT_SECONDS}, got ${quoteInput(body.timeout)}`);
+    }
+    timeout = number;
+  }
+  const defaultChoice = body.default === undefined ? undefined : body.default === null ? null : parseBootChoice(body.default, 'default', ['disk', 'local', 'iso']);
+  return { menu, timeout, defaultChoice };
+}
+
+/** POST /seats/:name/boot: {once: disk|local|menu|iso:NAME} or {once: null} to cancel. */
+export function parseOnceRequest(body: { once?: unknown }): BootChoiceInput | null {
+  if (body.once === null || body.once === 'none') return null;
+  return parseBootChoice(body.once, 'once', ['disk', 'local', 'menu', 'iso']);
 }

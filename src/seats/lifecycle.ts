@@ -13,6 +13,7 @@ import { dropDeltaFilesSync } from './delta-files.js';
 import { pushTarget, pushTargetOrLog, versionOf } from './engine-sync.js';
 import { generateChapSecret, MUTUAL_CHAP_USER, naaFor, serialFor, targetIqnFor } from './identity.js';
 import type { AddSeatRequest } from './input.js';
+import { formatBootChoice, resolveIso } from './boot-options.js';
 import { seatDetails, type MoveAllResult, type SeatDetails } from './views.js';
 
 export function requireNoMaintenanceSeat(ctx: SeatContext, imageId: number, imageName: string): void {
@@ -36,6 +37,8 @@ export function addSeat(ctx: SeatContext, request: AddSeatRequest): SeatDetails 
     if (mode === 'maintenance') requireNoMaintenanceSeat(ctx, version.imageId, version.imageName);
   }
   if (seats.findByName(name)) throw new LanbootError('LANBOOT_SEAT_EXISTS', `seat '${name}' already exists`);
+  // Checked before anything is made: the installer ISO is in the library.
+  const installIso = request.iso === null ? null : resolveIso(ctx, request.iso, 'iso');
   if (mac) {
     const owner = seats.findByMac(mac);
     if (owner) throw new LanbootError('LANBOOT_MAC_IN_USE', `MAC ${mac} already belongs to seat '${owner.name}'`);
@@ -69,6 +72,7 @@ export function addSeat(ctx: SeatContext, request: AddSeatRequest): SeatDetails 
     naaHex: naaFor(seq, name, createdAt),
     createdAt,
   });
+  if (installIso) seats.boot.setInstallIso(seat.id, formatBootChoice({ kind: 'iso', ...installIso }));
   if (seat.id !== seq) ctx.log.warn({ seat: name, expected: seq, got: seat.id }, 'seat id differs from the predicted one');
   try {
     pushTarget(ctx, seat, version);
@@ -79,7 +83,7 @@ export function addSeat(ctx: SeatContext, request: AddSeatRequest): SeatDetails 
     throw new LanbootError('LANBOOT_ENGINE_FAILED', `seat ${name}: the iSCSI engine refused the target: ${(error as Error).message}`, { seat: name }, { cause: error });
   }
   ctx.log.info(
-    { seat: name, targetIqn: seat.targetIqn, initiatorIqns: initiators, mac, image: version?.imageName ?? null, version: version?.number ?? null, sizeBytes, quotaBytes, mode, chap: request.chap },
+    { seat: name, targetIqn: seat.targetIqn, initiatorIqns: initiators, mac, image: version?.imageName ?? null, version: version?.number ?? null, sizeBytes, quotaBytes, mode, chap: request.chap, installIso },
     'seat added',
   );
   return seatDetails(ctx, seat);

@@ -14,6 +14,7 @@ import { newSeatState, requireSeat, type DiskTools, type SeatContext, type Versi
 import { handleEngineEvent } from './engine-events.js';
 import { registerTargets } from './engine-sync.js';
 import type { AddSeatRequest, CommitRequest } from './input.js';
+import { isoExists, setSeatMenu, setSeatOnce, takeSeatOnce, type BootChoice, type BootChoiceInput, type MenuRequest, type SeatBootView } from './boot-options.js';
 import { addSeat, moveAllSeats, moveSeat, removeSeat, resetSeat, setSeatMode, setSeatQuota } from './lifecycle.js';
 import { deleteSnapshot, listSnapshots, restoreSnapshot, takeSnapshot } from './snapshots.js';
 import { SpaceMonitor, type SpaceThresholds } from './space-monitor.js';
@@ -156,6 +157,25 @@ export class SeatManager {
 
   prepareForBoot(name: string): SeatDetails {
     return prepareForBoot(this.ctx, name);
+  }
+
+  setMenu(name: string, request: MenuRequest): SeatBootView {
+    return setSeatMenu(this.ctx, name, request);
+  }
+
+  /** null: cancels a pending choice. */
+  setOnce(name: string, choice: BootChoiceInput | null): SeatBootView {
+    return setSeatOnce(this.ctx, name, choice);
+  }
+
+  /** The pending one-shot choice, cleared (the boot script being written carries it out). */
+  takeOnce(name: string): BootChoice | undefined {
+    return takeSeatOnce(this.ctx, name);
+  }
+
+  /** Whether an ISO named by a stored choice is still in the library. */
+  isoExists(iso: { image: string; file: string }): boolean {
+    return isoExists(this.ctx, iso);
   }
 
   /** Bytes read + written by each target's current sessions, by target IQN. */

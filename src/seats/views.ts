@@ -6,6 +6,7 @@ import type { ImageVersionRow } from '../db/images.js';
 import type { OperationRow, SeatRow, SnapshotRow } from '../db/seats.js';
 import type { SeatContext } from './context.js';
 import { versionOf } from './engine-sync.js';
+import { seatBootView, type SeatBootView } from './boot-options.js';
 
 /** The disk is LUN 0: iPXE's iSCSI URI defaults to LUN 0. */
 export const SEAT_LUN = 0;
@@ -47,6 +48,8 @@ export interface SeatDetails {
   naa: string;
   createdAt: string;
   deltaBytes: number | null;
+  /** What the PC boots besides its disk: menu, the pending next boot, the installer ISO. */
+  boot: SeatBootView;
   sessions: { initiatorIqn: string; remoteAddress: string; connectedAt: string; commands: number; bytesRead: number; bytesWritten: number }[];
 }
 
@@ -206,6 +209,7 @@ export function seatDetails(ctx: SeatContext, seat: SeatRow): SeatDetails {
     naa: seat.naaHex,
     createdAt: seat.createdAt,
     deltaBytes,
+    boot: seatBootView(ctx, seat),
     sessions,
   };
 }

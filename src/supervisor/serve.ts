@@ -27,6 +27,8 @@ export const SERVE_OPTIONS = {
   'tftp-port': { type: 'string' },
   mdns: { type: 'string' },
   'script-owner-check': { type: 'string' },
+  'boot-menu': { type: 'string' },
+  'boot-menu-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

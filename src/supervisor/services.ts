@@ -15,7 +15,7 @@ import type { SupervisorService } from './service.js';
 
 export function buildServices(config: LanbootConfig, logger: Logger): SupervisorService[] {
   const services: SupervisorService[] = [];
-  const boot = new BootService({ listen: config.listen, dhcp: config.dhcp, scriptOwnerCheck: config.scriptOwnerCheck });
+  const boot = new BootService({ listen: config.listen, dhcp: config.dhcp, scriptOwnerCheck: config.scriptOwnerCheck, menu: config.bootMenu });
   if (config.dhcp.mode !== 'off') {
     const dhcp = new DhcpService(config.dhcp);
     dhcp.events.on('pxe-request', (event) => boot.recordDhcpStep(event));

@@ -57,7 +57,7 @@ function lanRoutes(f: Fixture): RouteRef[] {
 }
 
 async function start(t: Parameters<typeof startFixture>[0]) {
-  const f = await startFixture(t, { services: [new DhcpService({ mode: 'off' }), new BootService({ listen: '127.0.0.1', dhcp: { mode: 'off' }, scriptOwnerCheck: 'neighbor' })] });
+  const f = await startFixture(t, { services: [new DhcpService({ mode: 'off' }), new BootService({ listen: '127.0.0.1', dhcp: { mode: 'off' }, scriptOwnerCheck: 'neighbor', menu: { on: false, timeoutSeconds: 5 } })] });
   const status = JSON.parse((await f.cli(['status', '--json'])).stdout) as { http: { port: number } };
   const base = `http://127.0.0.1:${status.http.port}`;
   return { f, base };

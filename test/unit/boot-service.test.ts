@@ -13,7 +13,7 @@ import type { TftpTransferEvent } from '../../src/tftp/server.js';
 import { startFixture } from './support/supervisor-fixture.js';
 
 /** The embedded default: no DHCP, listening on every address. */
-const NO_DHCP = { listen: '0.0.0.0', dhcp: { mode: 'off' }, scriptOwnerCheck: 'neighbor' } as const;
+const NO_DHCP = { listen: '0.0.0.0', dhcp: { mode: 'off' }, scriptOwnerCheck: 'neighbor', menu: { on: false, timeoutSeconds: 5 } } as const;
 
 const MAC = '52:54:00:aa:00:01';
 

@@ -571,6 +571,14 @@ int64_t Engine::deltaBytes(const std::string& iqn) {
   return int64_t(entry->backing.store->deltaBytesUsed());
 }
 
+int Engine::readDisk(const std::string& iqn, uint64_t offset, uint64_t length, uint8_t* out) {
+  auto entry = lookup(iqn);
+  if (!entry || !entry->backing.store) return -ENOENT;
+  const auto& store = entry->backing.store;
+  if (offset > store->sizeBytes() || length > store->sizeBytes() - offset) return -EINVAL;
+  return store->read(offset, length, out);
+}
+
 std::vector<SessionSnapshot> Engine::sessions() {
   std::vector<SessionSnapshot> out;
   std::lock_guard<std::mutex> lock(stateMutex_);

@@ -59,6 +59,10 @@ class Engine : public ConnectionHost {
   bool freshStartArmed(const std::string& iqn);
   // Bytes the target's delta uses; -1 if unknown target or no store.
   int64_t deltaBytes(const std::string& iqn);
+  // Reads [offset, offset+length) of the target's disk as an initiator would see it (golden
+  // under the delta). 0, -ENOENT for an unknown target or one without a store, or the
+  // store's -errno.
+  int readDisk(const std::string& iqn, uint64_t offset, uint64_t length, uint8_t* out);
   std::vector<SessionSnapshot> sessions();
   // Stops accepting, ends every connection, flushes every store. Idempotent.
   void close();

@@ -147,6 +147,7 @@ class IscsiEngineWrap : public Napi::ObjectWrap<IscsiEngineWrap> {
                         InstanceMethod<&IscsiEngineWrap::armFreshStart>("armFreshStart"),
                         InstanceMethod<&IscsiEngineWrap::disarmFreshStart>("disarmFreshStart"),
                         InstanceMethod<&IscsiEngineWrap::deltaBytes>("deltaBytes"),
+                        InstanceMethod<&IscsiEngineWrap::readDisk>("readDisk"),
                         InstanceMethod<&IscsiEngineWrap::sessions>("sessions"),
                         InstanceMethod<&IscsiEngineWrap::close>("close")});
   }
@@ -344,6 +345,29 @@ class IscsiEngineWrap : public Napi::ObjectWrap<IscsiEngineWrap> {
     int64_t bytes = engine_->deltaBytes(iqn);
     if (bytes < 0) throwWithCode(env, "no target " + iqn, "LANBOOT_TARGET_UNKNOWN");
     return Napi::Number::New(env, double(bytes));
+  }
+
+  // A few sectors of a target's disk (the supervisor looks at sector 0 to tell a blank
+  // install disk from one an installer made bootable). Small reads only: it runs on the
+  // JS thread.
+  Napi::Value readDisk(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    constexpr double kMaxRead = 64 * 1024;
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber()) {
+      throwWithCode(env, "readDisk(iqn, offset, length): iqn string and two numbers required", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    const std::string iqn = info[0].As<Napi::String>().Utf8Value();
+    double offset = info[1].As<Napi::Number>().DoubleValue();
+    double length = info[2].As<Napi::Number>().DoubleValue();
+    if (!(offset >= 0) || offset > 9007199254740991.0 || offset != double(uint64_t(offset)) || !(length >= 0) || length > kMaxRead ||
+        length != double(uint64_t(length))) {
+      throwWithCode(env, "readDisk: offset must be a whole number and length at most 64 KiB", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    auto buffer = Napi::Buffer<uint8_t>::New(env, size_t(length));
+    int rc = engine_->readDisk(iqn, uint64_t(offset), uint64_t(length), buffer.Data());
+    if (rc == -ENOENT) throwWithCode(env, "no target " + iqn, "LANBOOT_TARGET_UNKNOWN");
+    if (rc != 0) throwWithCode(env, "readDisk of " + iqn + " failed: " + strerror(-rc), "LANBOOT_ENGINE_FAILED");
+    return buffer;
   }
 
   Napi::Value sessions(const Napi::CallbackInfo& info) {

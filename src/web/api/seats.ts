@@ -6,7 +6,9 @@ import {
   parseAddSeatRequest,
   parseCommitRequest,
   parseImageName,
+  parseMenuRequest,
   parseMode,
+  parseOnceRequest,
   parseQuota,
   parseSeatName,
   parseSnapshotLabel,
@@ -22,7 +24,7 @@ export function seatRoutes(ctx: AppContext): Hono {
 
   app.post('/', jsonBodyLimit, async (c) => {
     const body = await readJsonObject(c);
-    checkFields(body, ['name', 'image', 'mac', 'mode', 'initiators', 'chap', 'mutualChap', 'size', 'quota']);
+    checkFields(body, ['name', 'image', 'mac', 'mode', 'initiators', 'chap', 'mutualChap', 'size', 'quota', 'iso']);
     return c.json(ctx.seats.add(parseAddSeatRequest(body)), 201);
   });
 
@@ -53,6 +55,21 @@ export function seatRoutes(ctx: AppContext): Hono {
     const body = await readJsonObject(c);
     checkFields(body, ['mode']);
     return c.json(ctx.seats.setMode(parseSeatName(c.req.param('name')), parseMode(body.mode)));
+  });
+
+  // The boot menu at the seat's PC: on, off or as the box's setting; timeout; default entry.
+  app.post('/:name/menu', jsonBodyLimit, async (c) => {
+    const body = await readJsonObject(c);
+    checkFields(body, ['menu', 'timeout', 'default']);
+    return c.json(ctx.seats.setMenu(parseSeatName(c.req.param('name')), parseMenuRequest(body)));
+  });
+
+  // What the seat's next boot does (once), or {once: null} to cancel it.
+  app.post('/:name/boot', jsonBodyLimit, async (c) => {
+    const body = await readJsonObject(c);
+    checkFields(body, ['once']);
+    if (!('once' in body)) throw new LanbootError('LANBOOT_INVALID_INPUT', 'request body: once is required (disk, local, menu, iso:IMAGE/FILE, or null to cancel)');
+    return c.json(ctx.seats.setOnce(parseSeatName(c.req.param('name')), parseOnceRequest(body)));
   });
 
   app.post('/:name/quota', jsonBodyLimit, async (c) => {

@@ -55,6 +55,17 @@ export class RecordingEngine implements IscsiEngine {
     this.calls.push({ method: 'disarmFreshStart', iqn });
   }
 
+  /** What readDisk answers at offset 0 per target (other bytes read as zeros). */
+  readonly diskStart = new Map<string, Buffer>();
+
+  readDisk(iqn: string, offset: number, length: number): Buffer {
+    if (!this.targets.has(iqn)) throw new Error(`no target ${iqn}`);
+    const out = Buffer.alloc(length);
+    const start = this.diskStart.get(iqn);
+    if (start && offset < start.length) start.copy(out, 0, offset, Math.min(start.length, offset + length));
+    return out;
+  }
+
   deltaBytes(iqn: string): number {
     if (!this.targets.has(iqn)) throw new Error(`no target ${iqn}`);
     return 0;

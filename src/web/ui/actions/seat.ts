@@ -17,6 +17,15 @@ export function seatActions(ui: Ui): Hono<Env> {
   seatAction('move', (n) => ui.call('POST', `${seatPath(n)}/move`, {}), (n) => `Seat ${n} moved to the current version.`);
   seatAction('snapshot', (n, f) => ui.call('POST', `${seatPath(n)}/snapshots`, f.label ? { label: f.label } : {}), (n) => `Snapshot of ${n} taken.`);
   seatAction('mode', (n, f) => ui.call('POST', `${seatPath(n)}/mode`, { mode: f.mode ?? '' }), (n) => `Seat ${n}: mode changed.`);
+  seatAction('boot', (n, f) => ui.call('POST', `${seatPath(n)}/boot`, { once: f.once === 'none' || !f.once ? null : f.once }), (n) => `Seat ${n}: next boot set.`);
+  seatAction(
+    'menu',
+    (n, f) => {
+      const timeout = (f.timeout ?? '').trim();
+      return ui.call('POST', `${seatPath(n)}/menu`, { menu: f.menu ?? '', timeout: timeout === '' ? null : timeout, default: f.default || 'disk' });
+    },
+    (n) => `Seat ${n}: boot menu set.`,
+  );
   seatAction(
     'quota',
     (n, f) => {

@@ -1,7 +1,7 @@
 // /seats/:name: one seat: its disk, sessions, the actions on it (../actions/seat.ts), its
 // snapshots and its last boot's steps.
 import { Hono } from 'hono';
-import type { BootEventView, SeatDetails, SnapshotView } from '../../views.js';
+import type { BootEventView, IsoListEntry, SeatDetails, SnapshotView } from '../../views.js';
 import type { Env, Ui } from '../kit.js';
 import { formatBytes, Layout, timeAgo } from '../layout.js';
 
@@ -22,10 +22,14 @@ export function seatPage(ui: Ui): Hono<Env> {
     }
     const s = seat.data;
     const base = `/seats/${encodeURIComponent(s.name)}`;
-    const [events, snapshots] = await Promise.all([
+    const [events, snapshots, isos] = await Promise.all([
       s.mac ? ui.call<BootEventView[]>('GET', `/api/v1/boot-events?mac=${encodeURIComponent(s.mac)}`) : Promise.resolve(undefined),
       ui.call<SnapshotView[]>('GET', `/api/v1/seats/${encodeURIComponent(s.name)}/snapshots`),
+      ui.call<IsoListEntry[]>('GET', '/api/v1/isos'),
     ]);
+    const isoNames = isos.ok && Array.isArray(isos.data) ? isos.data.map((iso) => `${iso.image}/${iso.fileName}`) : [];
+    const boot = s.boot;
+    const choiceText = (choice: string) => (choice === 'disk' ? 'its disk' : choice === 'local' ? "the PC's own disk" : choice === 'menu' ? 'the boot menu' : choice.replace(/^iso:/, ''));
     const sessions = Array.isArray(s.sessions) ? s.sessions : [];
     const bytes = sessions.reduce((sum, x) => sum + (x.bytesRead ?? 0) + (x.bytesWritten ?? 0), 0);
     const rate = sessions.length > 0 ? ui.meter.sample(s.name, bytes) : undefined;
@@ -45,11 +49,22 @@ export function seatPage(ui: Ui): Hono<Env> {
           <div class="row">
             <span class={`badge ${sessions.length > 0 ? 'on' : 'off'}`}>{sessions.length > 0 ? 'online' : 'offline'}</span>
             <span>
-              {s.image} v{s.version}
-              {s.latestVersion !== undefined && s.latestVersion !== s.version ? ` (v${s.latestVersion} available)` : ''}
+              {s.image === null ? `blank disk, ${formatBytes(s.diskBytes ?? null)}` : `${s.image} v${s.version}`}
+              {s.image !== null && s.latestVersion !== null && s.latestVersion !== s.version ? ` (v${s.latestVersion} available)` : ''}
             </span>
             <span class="badge">{s.mode}</span>
           </div>
+          {boot.once !== null ? (
+            <div class="notice warn pending">
+              Next boot: {choiceText(boot.once)} (once, then as usual)
+            </div>
+          ) : null}
+          {s.mode === 'install' ? (
+            <div class="muted install-state">
+              Installer: {boot.installIso ? boot.installIso.replace(/^iso:/, '') : "the PC's DVD or USB stick"} ·{' '}
+              {boot.diskBootable ? 'disk bootable: the PC boots its disk (installer in the menu)' : 'disk blank: the PC boots the installer'}
+            </div>
+          ) : null}
           <div class="mono">{s.mac ?? 'no MAC'}</div>
           <div class="muted">
             delta {formatBytes(s.deltaBytes ?? null)}
@@ -75,15 +90,19 @@ export function seatPage(ui: Ui): Hono<Env> {
               <input type="text" name="image" required maxlength={63} pattern="[a-z0-9][a-z0-9-]*" placeholder="image name" aria-label="image name" autocapitalize="off" />
             </Button>
           ) : null}
-          <Button act="mode" text="Set mode">
-            <select name="mode" aria-label="mode">
-              {['fresh', 'persistent', 'maintenance', 'install'].map((m) => (
-                <option value={m} selected={m === s.mode}>
-                  {m}
-                </option>
-              ))}
-            </select>
-          </Button>
+          {s.mode !== 'install' ? (
+            // install is a way a seat starts (a blank disk), not a mode to switch to; an
+            // install seat leaves it through its commit.
+            <Button act="mode" text="Set mode">
+              <select name="mode" aria-label="mode">
+                {['fresh', 'persistent', 'maintenance'].map((m) => (
+                  <option value={m} selected={m === s.mode}>
+                    {m}
+                  </option>
+                ))}
+              </select>
+            </Button>
+          ) : null}
           <Button act="quota" text="Set quota">
             <input type="text" name="quota" maxlength={16} placeholder="e.g. 20G, or none" aria-label="quota" />
           </Button>
@@ -91,6 +110,42 @@ export function seatPage(ui: Ui): Hono<Env> {
             <label class="muted">
               <input type="checkbox" name="confirm" value="yes" required /> remove {s.name} and its disk
             </label>
+          </Button>
+        </div>
+        <h2>Boot</h2>
+        <div class="actions boot">
+          <Button act="boot" text="Set next boot">
+            <select name="once" aria-label="next boot">
+              <option value="none" selected={boot.once === null}>
+                as usual
+              </option>
+              {['disk', 'menu', 'local', ...isoNames.map((n) => `iso:${n}`)].map((choice) => (
+                <option value={choice} selected={boot.once === choice}>
+                  {`once: ${choiceText(choice)}`}
+                </option>
+              ))}
+            </select>
+          </Button>
+          <Button act="menu" text="Set boot menu">
+            <select name="menu" aria-label="boot menu">
+              {[
+                ['default', 'menu: as the box'],
+                ['on', 'menu: on'],
+                ['off', 'menu: off'],
+              ].map(([value, text]) => (
+                <option value={value} selected={(boot.menu ?? 'default') === value}>
+                  {text}
+                </option>
+              ))}
+            </select>
+            <input type="text" name="timeout" inputmode="numeric" maxlength={4} placeholder="timeout s" aria-label="menu timeout in seconds" value={boot.menuTimeout === null ? '' : String(boot.menuTimeout)} />
+            <select name="default" aria-label="menu default">
+              {['disk', 'local', ...isoNames.map((n) => `iso:${n}`)].map((choice) => (
+                <option value={choice} selected={boot.menuDefault === choice}>
+                  {`default: ${choiceText(choice)}`}
+                </option>
+              ))}
+            </select>
           </Button>
         </div>
         {snapshots.ok && Array.isArray(snapshots.data) ? (
