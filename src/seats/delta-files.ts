@@ -31,7 +31,7 @@ export function removeCrashLeftovers(ctx: SeatContext, seat: SeatRow): void {
 export async function waitDeltaReleased(ctx: SeatContext, seat: SeatRow, timeoutMs = 15_000): Promise<void> {
   const dir = ctx.layout.seatDeltaDir(seat.id);
   const deadline = Date.now() + timeoutMs;
-  while (!ctx.tools().deltaIsIdle(dir)) {
+  while (!ctx.tools.deltaIsIdle(dir)) {
     if (Date.now() > deadline) {
       throw new LanbootError('LANBOOT_SEAT_BUSY', `seat ${seat.name}: its disk is still in use ${timeoutMs / 1000} s after its sessions were ended`, { seat: seat.name });
     }
