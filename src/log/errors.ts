@@ -29,9 +29,7 @@ export const ERROR_STATUS = {
   // Web UI / LAN API auth (src/web/auth)
   LANBOOT_AUTH_REQUIRED: 401,
   LANBOOT_SETUP_REQUIRED: 403,
-  LANBOOT_ALREADY_SET_UP: 409,
   LANBOOT_CSRF_REJECTED: 403,
-  LANBOOT_RATE_LIMITED: 429,
   // Seats (src/seats)
   LANBOOT_SEAT_NOT_FOUND: 404,
   LANBOOT_SEAT_EXISTS: 409,
@@ -45,8 +43,6 @@ export const ERROR_STATUS = {
   LANBOOT_BOOT_SCRIPT_UNSAFE: 500, // a stored value an iPXE script cannot carry
   LANBOOT_DHCP_OTHER_SERVER: 409,
   LANBOOT_DHCP_NO_INTERFACE_ADDRESS: 500,
-  // ISO files over HTTP (src/iso)
-  LANBOOT_ISO_NOT_FOUND: 404,
   // The native addon (native/src/napi/addon.cc, engine events from native/src/iscsi/engine.cc)
   LANBOOT_NATIVE_MISSING: 500,
   LANBOOT_ENGINE_FAILED: 500,
