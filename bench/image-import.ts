@@ -33,6 +33,7 @@ import { migrate, openDatabase } from '../src/db/database.js';
 import { ImageRepository } from '../src/db/images.js';
 import { ImageStore } from '../src/storage/image-store.js';
 import { ImportManager } from '../src/storage/import-manager.js';
+import { loadNative } from '../src/native/index.js';
 import { DataLayout } from '../src/storage/layout.js';
 import { replaceBenchmarkSection } from './support/docs-section.js';
 
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
     const layout = new DataLayout(dataDir);
     const images = new ImageRepository(db);
     const store = new ImageStore(layout, images);
-    const imports = new ImportManager({ db, store, layout, logger: pino({ level: 'silent' }) });
+    const imports = new ImportManager({ db, store, layout, logger: pino({ level: 'silent' }), verifiedCopy: loadNative().verifiedCopy });
 
     const target = path.join(work, 'target.img');
     const sourceMbps = values['source-mbps'] === undefined ? undefined : Number(values['source-mbps']);

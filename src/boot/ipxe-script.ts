@@ -31,7 +31,8 @@ function echoText(words: readonly string[], what: string): string {
 
 /** How a known seat's disk is attached: sanboot for fresh/persistent/maintenance (they
  *  differ in what the supervisor does with the delta, docs/seats.md), keep-san + sanhook for
- *  install (an installer on DVD/USB writes onto the iSCSI disk, as in seed 000). */
+ *  install (an installer booted from DVD/USB, Windows Setup for example, writes onto the
+ *  iSCSI disk). */
 export type BootScriptMode = 'fresh' | 'persistent' | 'maintenance' | 'install';
 
 export interface SanBootScriptInput {

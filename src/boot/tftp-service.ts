@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import fsp from 'node:fs/promises';
 import type { TftpSettings } from '../config/config.js';
+import { LanbootError } from '../log/errors.js';
 import type { StartContext, SupervisorService } from '../supervisor/service.js';
 import { DEBIAN_IPXE_BOOT_FILES, fileMapProvider } from '../tftp/boot-files.js';
 import { TftpServer, type TftpTransferEvent } from '../tftp/server.js';
@@ -53,7 +54,7 @@ export class TftpBootService implements SupervisorService {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied (port 69 needs root)' : (error as Error).message;
-      throw Object.assign(new Error(`TFTP: cannot listen on ${host}:${port}: ${why}`), { code: 'LANBOOT_CONFIG_INVALID' });
+      throw new LanbootError('LANBOOT_CONFIG_INVALID', `TFTP: cannot listen on ${host}:${port}: ${why}`, undefined, { cause: error });
     }
     this.server = server;
     this.boundPort = server.address().port;

@@ -1,7 +1,7 @@
 // The CLI's side of the local API: HTTP over the supervisor's Unix socket DATA/lanboot.sock.
 import fs from 'node:fs';
 import http from 'node:http';
-import { LanbootError } from '../log/errors.js';
+import { knownErrorCode, LanbootError } from '../log/errors.js';
 
 export interface ApiResponse {
   status: number;
@@ -114,7 +114,7 @@ export class ApiClient {
     if (response.status >= 200 && response.status < 300) return response.body as T;
     const error = (response.body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
     if (error && typeof error.message === 'string') {
-      throw new LanbootError(typeof error.code === 'string' ? error.code : 'LANBOOT_INTERNAL', error.message);
+      throw new LanbootError(knownErrorCode(error.code, 'LANBOOT_INTERNAL'), error.message);
     }
     throw new LanbootError('LANBOOT_INTERNAL', `the supervisor answered HTTP ${response.status}`);
   }

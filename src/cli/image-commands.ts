@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateName } from '../config/names.js';
-import { LanbootError } from '../log/errors.js';
+import { knownErrorCode, LanbootError } from '../log/errors.js';
 import { BLOCK_SIZE, SNIFF_BYTES, sniffContainer } from '../storage/formats.js';
 import type { ImageView, ImportJobView, UsbDeviceView } from '../web/views.js';
 import type { ApiClient } from './api-client.js';
@@ -60,7 +60,7 @@ async function followJob(client: ApiClient, job: ImportJobView, io: CliIo, label
     }
   }
   if (current.state !== 'done') {
-    throw new LanbootError(current.error?.code ?? 'LANBOOT_IO_FAILED', current.error?.message ?? `import ${job.id} did not finish`);
+    throw new LanbootError(knownErrorCode(current.error?.code, 'LANBOOT_IO_FAILED'), current.error?.message ?? `import ${job.id} did not finish`);
   }
   return current;
 }

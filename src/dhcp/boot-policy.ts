@@ -82,8 +82,8 @@ export function decideBoot(request: DhcpClientRequest, settings: BootPolicySetti
   const arch = request.architectures[0] ?? -1;
   const httpClient = isHttpBootClient(request);
 
-  // iPXE first: it also sends PXEClient vendor class and arch, and giving it a binary again
-  // would loop forever (seed 004).
+  // iPXE first: it also sends PXEClient vendor class and arch, and giving it the iPXE binary
+  // again would have it chainload itself forever instead of fetching its boot script.
   if (isIpxe(request)) {
     return {
       kind: 'boot',

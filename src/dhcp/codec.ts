@@ -19,6 +19,8 @@ export type DhcpParseErrorCode =
   | 'DHCP_OVERLOAD_LOOP'
   | 'DHCP_BAD_OPTION';
 
+// The decoder's one failure. It stays inside src/dhcp: the socket owners drop the datagram and
+// log the code; nothing outside the part sees it, so it is not a LanbootError.
 export class DhcpParseError extends Error {
   override readonly name = 'DhcpParseError';
   constructor(
@@ -29,6 +31,8 @@ export class DhcpParseError extends Error {
   }
 }
 
+// The encoder's refusal of a value it cannot put on the wire; stays inside src/dhcp like
+// DhcpParseError (the servers log it and send nothing).
 export class DhcpEncodeError extends Error {
   override readonly name = 'DhcpEncodeError';
   constructor(

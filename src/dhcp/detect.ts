@@ -19,7 +19,7 @@ import {
   type DhcpMessage,
 } from './codec.js';
 import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT } from './replies.js';
-import { createDhcpSocketFactory, type DhcpSocketFactory } from './socket.js';
+import type { DhcpSocketFactory } from './socket.js';
 
 export interface DetectedDhcpServer {
   /** Option 54, or the reply's source address when absent. */
@@ -39,7 +39,7 @@ export interface DetectedDhcpServer {
 
 export interface DetectOptions {
   interfaceName: string;
-  socketFactory?: DhcpSocketFactory;
+  socketFactory: DhcpSocketFactory;
   /** How long to collect answers. */
   timeoutMs?: number;
   /** chaddr of the probe; default a random locally administered MAC, so no real client's
@@ -99,7 +99,7 @@ export function describeReply(message: DhcpMessage, from: string, xid: number, m
 /** Sends the probe and reports every server that answered within the timeout. */
 export async function detectDhcpServers(options: DetectOptions): Promise<DetectedDhcpServer[]> {
   const logger = (options.logger ?? pino({ name: 'lanboot' })).child({ component: 'dhcp-detect', interface: options.interfaceName });
-  const factory = options.socketFactory ?? createDhcpSocketFactory('interface');
+  const factory = options.socketFactory;
   const mac = options.mac ? parseMac(options.mac) : randomLocalMac();
   const xid = crypto.randomBytes(4).readUInt32BE(0);
   const probe = buildDetectDiscover(mac, xid, crypto.randomBytes(16));

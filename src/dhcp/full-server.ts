@@ -12,7 +12,7 @@ import { FullDhcpEngine, type FullDhcpSettings } from './full-engine.js';
 import { LeaseStore, type LeaseRow } from './lease-store.js';
 import { buildProxyReply, DHCP_SERVER_PORT, PXE_PROXY_PORT } from './replies.js';
 import { LogLimiter } from './log-limit.js';
-import { createDhcpSocketFactory, interfaceIpv4, type DhcpSocketFactory } from './socket.js';
+import { interfaceIpv4, type DhcpSocketFactory } from './socket.js';
 import { detectDhcpServers, type DetectedDhcpServer } from './detect.js';
 import type { DhcpBootStep, DroppedPacketEvent, LeaseEvent, PxeRequestEvent } from './events.js';
 import type { Db } from '../db/database.js';
@@ -41,7 +41,7 @@ export interface FullDhcpOptions {
   detectTimeoutMs?: number;
   /** How often expired leases are swept. */
   expirySweepMs?: number;
-  socketFactory?: DhcpSocketFactory;
+  socketFactory: DhcpSocketFactory;
   dhcpPort?: number;
   proxyPort?: number;
   logger?: Logger;
@@ -72,7 +72,7 @@ export class FullDhcpServer extends EventEmitter<FullDhcpEvents> {
   constructor(private readonly options: FullDhcpOptions) {
     super();
     this.logger = (options.logger ?? pino({ name: 'lanboot' })).child({ component: 'full-dhcp', interface: options.interfaceName });
-    this.factory = options.socketFactory ?? createDhcpSocketFactory('interface');
+    this.factory = options.socketFactory;
     this.now = options.now ?? Date.now;
   }
 

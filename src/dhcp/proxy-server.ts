@@ -9,7 +9,7 @@ import { DhcpMessageType, DhcpParseError, decodeClientRequest, encodeDhcpMessage
 import { DEFAULT_BOOT_POLICY, decideBoot, type BootPolicySettings } from './boot-policy.js';
 import { buildProxyReply, DHCP_SERVER_PORT, PXE_PROXY_PORT, replyDestination } from './replies.js';
 import { LogLimiter } from './log-limit.js';
-import { createDhcpSocketFactory, interfaceIpv4, type DhcpSocketFactory } from './socket.js';
+import { interfaceIpv4, type DhcpSocketFactory } from './socket.js';
 import type { DhcpBootStep, DroppedPacketEvent, PxeRequestEvent } from './events.js';
 
 export interface ProxyDhcpOptions {
@@ -19,7 +19,7 @@ export interface ProxyDhcpOptions {
    *  from the router, which may change it or hand it out only after lanboot started). */
   serverAddress?: string;
   boot?: Partial<Omit<BootPolicySettings, 'serverAddress'>>;
-  socketFactory?: DhcpSocketFactory;
+  socketFactory: DhcpSocketFactory;
   /** Ports, overridable so two servers can run side by side in tests. */
   dhcpPort?: number;
   proxyPort?: number;
@@ -42,7 +42,7 @@ export class ProxyDhcpServer extends EventEmitter<ProxyDhcpEvents> {
   constructor(private readonly options: ProxyDhcpOptions) {
     super();
     this.logger = (options.logger ?? pino({ name: 'lanboot' })).child({ component: 'proxy-dhcp', interface: options.interfaceName });
-    this.factory = options.socketFactory ?? createDhcpSocketFactory('interface');
+    this.factory = options.socketFactory;
   }
 
   /** The address answers are sent with; undefined while the interface has none. */

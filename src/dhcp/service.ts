@@ -13,7 +13,7 @@ import { LanbootError } from '../log/errors.js';
 import { ProxyDhcpServer } from './proxy-server.js';
 import { FullDhcpServer } from './full-server.js';
 import { detectDhcpServers, type DetectedDhcpServer } from './detect.js';
-import { createDhcpSocketFactory, interfaceIpv4, type DhcpSocketFactory } from './socket.js';
+import { interfaceIpv4, type DhcpSocketFactory } from './socket.js';
 import type { LeaseRow } from './lease-store.js';
 import { intToIpv4, ipv4ToInt } from './full-engine.js';
 import type { UefiIpxeBinary } from './boot-policy.js';
@@ -29,7 +29,6 @@ export interface DhcpServiceOptions {
   reservations?: Record<string, string>;
   /** How long detection listens for answers. */
   detectTimeoutMs?: number;
-  socketFactory?: DhcpSocketFactory;
 }
 
 export interface DhcpServiceEvents {
@@ -71,13 +70,16 @@ export class DhcpService implements SupervisorService {
   private logger: Logger | undefined;
   private readonly factory: DhcpSocketFactory;
 
+  /** `socketFactory`: how DHCP sockets are bound (src/dhcp/socket.ts; the supervisor's is
+   *  bound to the interface through the addon). */
   constructor(
     private readonly settings: DhcpSettings,
+    socketFactory: DhcpSocketFactory,
     private readonly options: DhcpServiceOptions = {},
   ) {
+    this.factory = socketFactory;
     this.mode = settings.mode;
     this.interfaceName = settings.mode === 'off' ? undefined : settings.interface;
-    this.factory = options.socketFactory ?? createDhcpSocketFactory('interface');
   }
 
   mount(ctx: MountContext): void {

@@ -7,23 +7,13 @@
 //    the only one, e.g. inside a network namespace a test created.
 import dgram from 'node:dgram';
 import os from 'node:os';
-import { loadNative } from '../native/index.js';
+import { LanbootError } from '../log/errors.js';
+import type { OpenInterfaceUdpSocket } from '../native/index.js';
 
 export type DhcpBindMode = 'interface' | 'any-address';
 
 export interface DhcpSocketFactory {
   open(interfaceName: string, port: number): Promise<dgram.Socket>;
-}
-
-export class DhcpSocketError extends Error {
-  override readonly name = 'DhcpSocketError';
-  constructor(
-    readonly code: 'DHCP_SOCKET_UNAVAILABLE' | 'DHCP_NO_INTERFACE_ADDRESS',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 function bindSocket(socket: dgram.Socket, options: dgram.BindOptions): Promise<void> {
@@ -38,7 +28,11 @@ function bindSocket(socket: dgram.Socket, options: dgram.BindOptions): Promise<v
   });
 }
 
-export function createDhcpSocketFactory(mode: DhcpBindMode): DhcpSocketFactory {
+/** 'interface' needs the addon's openInterfaceUdpSocket (the supervisor hands it in). */
+export function createDhcpSocketFactory(mode: 'any-address'): DhcpSocketFactory;
+export function createDhcpSocketFactory(mode: DhcpBindMode, openInterfaceUdpSocket: OpenInterfaceUdpSocket): DhcpSocketFactory;
+export function createDhcpSocketFactory(mode: DhcpBindMode, openInterfaceUdpSocket?: OpenInterfaceUdpSocket): DhcpSocketFactory {
+  if (mode === 'interface' && !openInterfaceUdpSocket) throw new LanbootError('LANBOOT_INTERNAL', 'DHCP: interface-bound sockets need the addon');
   return {
     async open(interfaceName: string, port: number): Promise<dgram.Socket> {
       const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
@@ -48,11 +42,12 @@ export function createDhcpSocketFactory(mode: DhcpBindMode): DhcpSocketFactory {
         } else {
           let fd: number;
           try {
-            fd = loadNative().openInterfaceUdpSocket(interfaceName, port);
+            fd = openInterfaceUdpSocket!(interfaceName, port);
           } catch (cause) {
-            throw new DhcpSocketError(
-              'DHCP_SOCKET_UNAVAILABLE',
+            throw new LanbootError(
+              'LANBOOT_UDP_SOCKET',
               `cannot open a UDP socket on ${interfaceName}:${port}: ${(cause as Error).message}`,
+              { interface: interfaceName, port },
               { cause },
             );
           }
@@ -72,7 +67,7 @@ export function interfaceIpv4(interfaceName: string): { address: string; netmask
   const entries = os.networkInterfaces()[interfaceName] ?? [];
   const v4 = entries.find((entry) => entry.family === 'IPv4' && !entry.internal) ?? entries.find((entry) => entry.family === 'IPv4');
   if (!v4) {
-    throw new DhcpSocketError('DHCP_NO_INTERFACE_ADDRESS', `interface ${interfaceName} has no IPv4 address`);
+    throw new LanbootError('LANBOOT_DHCP_NO_INTERFACE_ADDRESS', `interface ${interfaceName} has no IPv4 address`, { interface: interfaceName });
   }
   return { address: v4.address, netmask: v4.netmask, mac: v4.mac };
 }

@@ -7,8 +7,9 @@ import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { LanbootError } from '../log/errors.js';
 import { errorFields } from '../log/logger.js';
-import type { NativeAddon } from '../native/index.js';
+import type { SendFileRange } from '../native/index.js';
 import { decideRange, ifRangeMatches } from './range.js';
 
 /** A reader that accepts no byte for this long is dropped. */
@@ -23,7 +24,7 @@ export interface ServedFile {
 }
 
 export interface SendOptions {
-  sendFileRange: NativeAddon['sendFileRange'];
+  sendFileRange: SendFileRange;
   stallMs: number;
   log: Logger;
 }
@@ -117,7 +118,8 @@ export async function sendFile(req: IncomingMessage, res: ServerResponse, file: 
   } catch (error) {
     // The response is cut short: the connection cannot carry another one.
     socket.destroy();
-    const bytes = (error as { bytesSent?: number }).bytesSent ?? 0;
+    const bytesSent = error instanceof LanbootError ? error.details?.['bytesSent'] : undefined;
+    const bytes = typeof bytesSent === 'number' ? bytesSent : 0;
     options.log.info({ file: file.path, start, length, bytes, ...errorFields(error) }, 'ISO transfer ended early');
     return outcome(bytes);
   } finally {

@@ -13,7 +13,7 @@ import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { IsoRow } from '../db/images.js';
 import { errorFields } from '../log/logger.js';
-import { loadNative, type NativeAddon } from '../native/index.js';
+import type { SendFileRange } from '../native/index.js';
 import type { MountContext, StartContext, SupervisorService } from '../supervisor/service.js';
 import { createIsoApi } from '../web/api/isos.js';
 import { DEFAULT_STALL_MS, sendFile } from './http-sender.js';
@@ -22,8 +22,6 @@ import { IsoLibrary, isoEtag, isoUrl, ISO_URL_PREFIX } from './library.js';
 export interface IsoServiceOptions {
   /** Milliseconds a reader may accept no byte before it is dropped. */
   stallMs?: number;
-  /** Defaults to the addon's. */
-  sendFileRange?: NativeAddon['sendFileRange'];
 }
 
 interface NodeBindings {
@@ -45,14 +43,16 @@ export class IsoService implements SupervisorService {
   private httpPort = 0;
   private advertisedHost = '127.0.0.1';
   private readonly stallMs: number;
-  private readonly sendFileRange: NativeAddon['sendFileRange'] | undefined;
   private requests = 0;
   private bytesSent = 0;
   private active = 0;
 
-  constructor(options: IsoServiceOptions = {}) {
+  /** `sendFileRange`: the addon's sendfile reactor (the supervisor hands it in). */
+  constructor(
+    private readonly sendFileRange: SendFileRange,
+    options: IsoServiceOptions = {},
+  ) {
     this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
-    this.sendFileRange = options.sendFileRange;
   }
 
   mount(ctx: MountContext): void {
@@ -104,7 +104,7 @@ export class IsoService implements SupervisorService {
       req,
       res,
       { path: row.filePath, etag: isoEtag(row), contentType: 'application/octet-stream' },
-      { sendFileRange: this.sendFileRange ?? loadNative().sendFileRange, stallMs: this.stallMs, log },
+      { sendFileRange: this.sendFileRange, stallMs: this.stallMs, log },
     )
       .then((outcome) => {
         this.bytesSent += outcome.bytes;

@@ -1,10 +1,16 @@
-// Typed loader for the native addon (native/src, built by node-gyp into build/Release).
-// The addon owns everything on the per-I/O path (the iSCSI engine, ISO bytes over HTTP) and
-// the few syscalls Node does not expose (sd_notify datagrams, SO_BINDTODEVICE sockets).
+// The native addon's one loader and its typed contract (native/src, built by node-gyp into
+// build/Release). The addon owns everything on the per-I/O path (the iSCSI engine, ISO bytes
+// over HTTP) and the few syscalls Node does not expose (sd_notify datagrams, SO_BINDTODEVICE
+// sockets). `lanboot serve` loads it once (loadNative) and the supervisor hands each part the
+// slice it uses (the types below), so a part never reaches for the module itself and a test
+// can give it a stand-in. Every error the addon throws or rejects with comes out of
+// loadNative() as a LanbootError, so `error.code` is one of src/log/errors.ts;
+// test/unit/native-contract.test.ts checks this file against the built addon.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
+import { isLanbootErrorCode, LanbootError } from '../log/errors.js';
 
 export interface ChapCredentials {
   /** CHAP_N the peer must present / we present. */
@@ -57,9 +63,14 @@ export type EngineEvent =
   | { type: 'login'; targetIqn: string; initiatorIqn: string; isid: string; tsih: number; remoteAddress: string; discovery: boolean }
   | { type: 'logout'; targetIqn: string; initiatorIqn: string; isid: string; tsih: number; reason: string }
   | { type: 'login-failed'; targetIqn: string; initiatorIqn: string; remoteAddress: string; reason: string }
-  | { type: 'error'; targetIqn: string; initiatorIqn: string; message: string; code: string; reason?: string }
+  /** `code`: LANBOOT_NO_SPACE (a write refused for the quota or a full disk, rate limited;
+   *  `reason` says which), LANBOOT_ISCSI_ACCEPT, LANBOOT_DISK_FLUSH. */
+  | { type: 'error'; targetIqn: string; initiatorIqn: string; message: string; code: NativeEventErrorCode; reason?: string }
   /** An armed fresh start ran at a login: `reset` says whether the delta was reset, `reason` why not. */
   | { type: 'fresh-start'; targetIqn: string; initiatorIqn: string; remoteAddress: string; reset: boolean; endedSessions: number; reason: string };
+
+/** The codes the engine's `error` events carry (native/src/napi/addon.cc, native/src/iscsi/engine.cc). */
+export type NativeEventErrorCode = 'LANBOOT_NO_SPACE' | 'LANBOOT_ISCSI_ACCEPT' | 'LANBOOT_DISK_FLUSH';
 
 export interface IscsiEngine {
   /** Binds and starts accepting; returns the bound port (port 0 = any free port). */
@@ -136,6 +147,12 @@ export interface NativeAddon {
   openInterfaceUdpSocket(ifname: string, port: number): number;
 }
 
+/** The slices the parts take (seats take `DiskTools` from src/seats, the systemd notifier
+ *  `SdNotify` from src/system; both are structural subsets of NativeAddon). */
+export type VerifiedCopy = NativeAddon['verifiedCopy'];
+export type SendFileRange = NativeAddon['sendFileRange'];
+export type OpenInterfaceUdpSocket = NativeAddon['openInterfaceUdpSocket'];
+
 function findAddon(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   // dist/src/native -> repo root, or src/native when run from source.
@@ -143,17 +160,103 @@ function findAddon(): string {
     const candidate = path.resolve(here, up, 'build/Release/lanboot_native.node');
     if (fs.existsSync(candidate)) return candidate;
   }
-  throw Object.assign(new Error('native addon not built: run `npm install` (node-gyp rebuild)'), {
-    code: 'LANBOOT_NATIVE_MISSING',
-  });
+  throw new LanbootError('LANBOOT_NATIVE_MISSING', 'native addon not built: run `npm install` (node-gyp rebuild)');
+}
+
+/** The addon module exactly as node-gyp built it, errors unwrapped. Only loadNative() and the
+ *  contract test (test/unit/native-contract.test.ts) read it. */
+export function requireAddonModule(): unknown {
+  return createRequire(import.meta.url)(findAddon());
+}
+
+/** An addon error as a LanbootError: its code when the list has it (else LANBOOT_INTERNAL with
+ *  the addon's code in details), extra fields (sendFileRange's bytesSent) in details, and the
+ *  addon function that failed as details.addon. */
+export function fromAddonError(error: unknown, call: string): LanbootError {
+  if (error instanceof LanbootError) return error;
+  const source = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as Record<string, unknown>;
+  const { code, message: _message, stack: _stack, ...extra } = source;
+  const known = isLanbootErrorCode(code);
+  const message = typeof source['message'] === 'string' ? source['message'] : String(error);
+  return new LanbootError(known ? code : 'LANBOOT_INTERNAL', message, { addon: call, ...(known ? {} : { addonCode: code }), ...extra }, { cause: error });
+}
+
+function guarded<A extends unknown[], R>(call: string, fn: (...args: A) => R): (...args: A) => R {
+  return (...args: A): R => {
+    let result: R;
+    try {
+      result = fn(...args);
+    } catch (error) {
+      throw fromAddonError(error, call);
+    }
+    if (result instanceof Promise) {
+      return result.catch((error: unknown) => {
+        throw fromAddonError(error, call);
+      }) as R;
+    }
+    return result;
+  };
+}
+
+function guardedEngineClass(Native: NativeAddon['IscsiEngine']): NativeAddon['IscsiEngine'] {
+  // Control-plane calls only (the per-I/O path never enters JavaScript): the extra frame costs nothing.
+  return class GuardedIscsiEngine implements IscsiEngine {
+    private readonly engine: IscsiEngine;
+    constructor(onEvent: (event: EngineEvent) => void) {
+      this.engine = guarded('IscsiEngine', () => new Native(onEvent))();
+    }
+    listen(host: string, port: number): number {
+      return guarded('listen', () => this.engine.listen(host, port))();
+    }
+    setTarget(config: TargetConfig): void {
+      guarded('setTarget', () => this.engine.setTarget(config))();
+    }
+    removeTarget(iqn: string): void {
+      guarded('removeTarget', () => this.engine.removeTarget(iqn))();
+    }
+    resetDisk(iqn: string): void {
+      guarded('resetDisk', () => this.engine.resetDisk(iqn))();
+    }
+    armFreshStart(iqn: string): void {
+      guarded('armFreshStart', () => this.engine.armFreshStart(iqn))();
+    }
+    disarmFreshStart(iqn: string): void {
+      guarded('disarmFreshStart', () => this.engine.disarmFreshStart(iqn))();
+    }
+    deltaBytes(iqn: string): number {
+      return guarded('deltaBytes', () => this.engine.deltaBytes(iqn))();
+    }
+    readDisk(iqn: string, offset: number, length: number): Buffer {
+      return guarded('readDisk', () => this.engine.readDisk(iqn, offset, length))();
+    }
+    sessions(): SessionInfo[] {
+      return guarded('sessions', () => this.engine.sessions())();
+    }
+    close(): void {
+      guarded('close', () => this.engine.close())();
+    }
+  };
+}
+
+/** The addon with every function and engine method rethrowing as LanbootError. */
+function guardedAddon(raw: NativeAddon): NativeAddon {
+  return {
+    exportDisk: guarded('exportDisk', raw.exportDisk),
+    deltaIsIdle: guarded('deltaIsIdle', raw.deltaIsIdle),
+    copySparseFile: guarded('copySparseFile', raw.copySparseFile),
+    verifiedCopy: guarded('verifiedCopy', raw.verifiedCopy),
+    sendFileRange: guarded('sendFileRange', raw.sendFileRange),
+    IscsiEngine: guardedEngineClass(raw.IscsiEngine),
+    sdNotify: guarded('sdNotify', raw.sdNotify),
+    openInterfaceUdpSocket: guarded('openInterfaceUdpSocket', raw.openInterfaceUdpSocket),
+  };
 }
 
 let cached: NativeAddon | undefined;
 
+/** The one place the addon is loaded (`lanboot serve`, tests, benchmarks); the supervisor hands
+ *  its parts on. Throws LANBOOT_NATIVE_MISSING when it is not built. */
 export function loadNative(): NativeAddon {
-  if (!cached) {
-    const require = createRequire(import.meta.url);
-    cached = require(findAddon()) as NativeAddon;
-  }
+  cached ??= guardedAddon(requireAddonModule() as NativeAddon);
   return cached;
 }

@@ -95,7 +95,7 @@ export async function commitSeat(ctx: SeatContext, name: string, request: Commit
         imageName,
         async (partialPath, onProgress) => {
           await waitDeltaReleased(ctx, seat);
-          await ctx.tools().exportDisk(disk, partialPath, (done) => {
+          await ctx.tools.exportDisk(disk, partialPath, (done) => {
             progress.bytesDone = done;
             onProgress?.(done);
           });

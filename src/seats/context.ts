@@ -19,7 +19,7 @@ export interface VersionPublisher {
   ): Promise<ImageVersionRow>;
 }
 
-/** The addon's file tools (src/native): whole-disk export and sparse copy. */
+/** The addon's file tools (src/native): whole-disk export, sparse copy, delta release check. */
 export interface DiskTools {
   exportDisk(disk: DiskSpec, destPath: string, onProgress?: (bytesDone: number) => void): Promise<void>;
   copySparseFile(src: string, dst: string): Promise<void>;
@@ -46,8 +46,8 @@ export interface SeatContext {
   readonly portal: () => string;
   /** Publishes committed versions (the image store). Without it commit is refused. */
   readonly publisher: VersionPublisher | undefined;
-  /** The native file tools, loaded on first use (the addon is not needed until then). */
-  readonly tools: () => DiskTools;
+  /** The addon's file tools, handed in by the supervisor. */
+  readonly tools: DiskTools;
   readonly state: SeatState;
 }
 

@@ -31,7 +31,7 @@ export function removeCrashLeftovers(ctx: SeatContext, seat: SeatRow): void {
 export async function waitDeltaReleased(ctx: SeatContext, seat: SeatRow, timeoutMs = 15_000): Promise<void> {
   const dir = ctx.layout.seatDeltaDir(seat.id);
   const deadline = Date.now() + timeoutMs;
-  while (!ctx.tools().deltaIsIdle(dir)) {
+  while (!ctx.tools.deltaIsIdle(dir)) {
     if (Date.now() > deadline) {
       throw new LanbootError('LANBOOT_SEAT_BUSY', `seat ${seat.name}: its disk is still in use ${timeoutMs / 1000} s after its sessions were ended`, { seat: seat.name });
     }
@@ -81,7 +81,9 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /** A failure from the native file tools as a LanbootError: ENOSPC says so. */
 export function spaceOrIo(error: unknown, message: string, seat: string): LanbootError {
-  if (error instanceof LanbootError) return error;
+  // The seats' own errors already say what failed; the addon's (details.addon) and Node's get
+  // the operation in front.
+  if (error instanceof LanbootError && error.details?.['addon'] === undefined) return error;
   const code = (error as { code?: string }).code;
   const text = `${message}: ${(error as Error).message}`;
   return new LanbootError(code === 'LANBOOT_NO_SPACE' || code === 'ENOSPC' ? 'LANBOOT_NO_SPACE' : 'LANBOOT_IO_FAILED', text, { seat }, { cause: error });

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { SeatMode } from '../config/names.js';
 import type { ImageRepository } from '../db/images.js';
 import type { SeatRepository } from '../db/seats.js';
-import { loadNative, type EngineEvent, type IscsiEngine } from '../native/index.js';
+import type { EngineEvent, IscsiEngine } from '../native/index.js';
 import type { DataLayout } from '../storage/layout.js';
 import { findSeatByMac, prepareForBoot } from './boot.js';
 import { commitSeat, recoverCommits } from './commit.js';
@@ -41,8 +41,8 @@ export interface SeatManagerOptions extends SpaceThresholds {
   portal: () => string;
   /** Publishes committed versions (the image store). Without it commit is refused. */
   publisher?: VersionPublisher | undefined;
-  /** Defaults to the native addon. */
-  diskTools?: DiskTools | undefined;
+  /** The addon's file tools (commit, snapshots, delta release). */
+  diskTools: DiskTools;
 }
 
 export class SeatManager {
@@ -50,7 +50,6 @@ export class SeatManager {
   private readonly space: SpaceMonitor;
 
   constructor(options: SeatManagerOptions) {
-    let diskTools = options.diskTools;
     this.ctx = {
       layout: options.layout,
       images: options.images,
@@ -59,7 +58,7 @@ export class SeatManager {
       log: options.logger.child({ component: 'iscsi' }),
       portal: options.portal,
       publisher: options.publisher,
-      tools: () => (diskTools ??= loadNative()),
+      tools: options.diskTools,
       state: newSeatState(),
     };
     this.space = new SpaceMonitor(this.ctx, { diskLowRatio: options.diskLowRatio, diskLowBytes: options.diskLowBytes, quotaWarnRatio: options.quotaWarnRatio });

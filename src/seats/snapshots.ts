@@ -39,7 +39,7 @@ export async function takeSnapshot(ctx: SeatContext, name: string, label: string
     try {
       await waitDeltaReleased(ctx, seat);
       for (const file of await deltaFiles(ctx, seat)) {
-        await ctx.tools().copySparseFile(path.join(ctx.layout.seatDeltaDir(seat.id), file), path.join(partial, file));
+        await ctx.tools.copySparseFile(path.join(ctx.layout.seatDeltaDir(seat.id), file), path.join(partial, file));
       }
       await fsyncDir(partial);
       await fsp.rename(partial, dir);
@@ -91,7 +91,7 @@ export async function restoreSnapshot(ctx: SeatContext, name: string, number: nu
     await fsp.mkdir(staging, { recursive: true, mode: 0o700 });
     try {
       const files = (await fsp.readdir(source)).filter((f) => DELTA_FILE.test(f) && !f.endsWith('.tmp'));
-      for (const file of files) await ctx.tools().copySparseFile(path.join(source, file), path.join(staging, file));
+      for (const file of files) await ctx.tools.copySparseFile(path.join(source, file), path.join(staging, file));
       ctx.engine.removeTarget(seat.targetIqn);
       try {
         await waitDeltaReleased(ctx, seat);

@@ -13,7 +13,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { LanbootError } from '../log/errors.js';
-import { loadNative } from '../native/index.js';
+import type { VerifiedCopy } from '../native/index.js';
 
 /** iSCSI serves 512-byte logical blocks (BIOS INT13 needs them): a golden file must be a
  *  whole number of them. */
@@ -429,6 +429,7 @@ export async function compareWithSource(info: SourceInfo, target: string, signal
  * the target's: the read-back proved them equal.
  */
 export async function copyRaw(
+  verifiedCopy: VerifiedCopy,
   source: string,
   target: string,
   bytes: number,
@@ -440,11 +441,12 @@ export async function copyRaw(
   const cancel = () => Atomics.store(cancelFlag, 0, 1);
   signal?.addEventListener('abort', cancel, { once: true });
   try {
-    return await loadNative().verifiedCopy(source, target, bytes, cancelFlag, onProgress);
+    return await verifiedCopy(source, target, bytes, cancelFlag, onProgress);
   } catch (error) {
     // An abort (USB stick pulled, lanboot stopping) is the cause, whatever the read said.
     if (signal?.aborted) throw signal.reason;
-    const { code, message } = error as { code?: string; message: string };
+    const code = error instanceof LanbootError ? error.code : undefined;
+    const message = (error as Error).message;
     if (code === 'LANBOOT_SOURCE_ENDED') throw invalid(source, `${message}: the source changed or ended early`);
     if (code === 'LANBOOT_NO_SPACE') throw new LanbootError('LANBOOT_NO_SPACE', `copying ${path.basename(source)}: the data disk is full (${message})`, { source });
     if (code === 'LANBOOT_VERIFY_FAILED') throw new LanbootError('LANBOOT_IO_FAILED', `the copy of ${path.basename(source)} reads back differently: ${message}`, { source });

@@ -16,6 +16,7 @@ import { validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
 import type { ImageStore } from './image-store.js';
 import type { DataLayout } from './layout.js';
+import type { VerifiedCopy } from '../native/index.js';
 import { compareWithSource, convertToRaw, copyRaw, formatLabel, probeSource, verifySource, type SourceInfo } from './formats.js';
 
 export type ImportState = 'running' | 'done' | 'failed';
@@ -108,7 +109,8 @@ export class ImportManager {
   private readonly live = new Map<number, Live>();
 
   constructor(
-    private readonly options: { db: Db; store: ImageStore; layout: DataLayout; logger: Logger },
+    /** verifiedCopy: the addon's raw-import copy (the supervisor hands it in). */
+    private readonly options: { db: Db; store: ImageStore; layout: DataLayout; logger: Logger; verifiedCopy: VerifiedCopy },
   ) {}
 
   /** At start-up: jobs left running by a crash are failed (their partials are removed by
@@ -288,7 +290,7 @@ export class ImportManager {
         const fileName = isoFileName(request.path, request.isoName);
         live.phase = 'copying';
         // copyRaw reads the copy back as it goes and returns its sha256.
-        const iso = await store.publishIso(image, fileName, (partial) => copyRaw(info.path, partial, info.fileBytes, onProgress, signal), {
+        const iso = await store.publishIso(image, fileName, (partial) => copyRaw(this.options.verifiedCopy, info.path, partial, info.fileBytes, onProgress, signal), {
           source,
           expectedBytes: info.spaceBytes,
           onVerify,
@@ -306,7 +308,7 @@ export class ImportManager {
         async (partial) => {
           // Raw: one pass that copies, reads back, compares and hashes (the source, maybe a
           // USB stick, is read once). Converted: the store reads the result back for its hash.
-          const written = info.format === 'raw' ? await copyRaw(info.path, partial, info.virtualBytes, onProgress, signal) : await convertToRaw(info, partial, onProgress, signal);
+          const written = info.format === 'raw' ? await copyRaw(this.options.verifiedCopy, info.path, partial, info.virtualBytes, onProgress, signal) : await convertToRaw(info, partial, onProgress, signal);
           signal.throwIfAborted();
           return written;
         },

@@ -1,4 +1,4 @@
-// USB sticks holding disk images (issue 4, part 4). udev runs overlay/usr/lib/lanboot/
+// USB sticks holding disk images, for importing golden images at the box. udev runs overlay/usr/lib/lanboot/
 // usb-notify on add/remove of a USB partition; it drops one small event file into a spool
 // directory (/run/lanboot/usb-events, decision 0010). The UsbWatcher reads and deletes those
 // files, mounts the partition read-only (ro,nosuid,nodev,noexec) under DATA/usb/<id>, lists

@@ -4,9 +4,10 @@ import { parseArgs } from 'node:util';
 import { loadConfig, settingsHelp, type ConfigFlags, type LanbootConfig } from '../config/config.js';
 import { LanbootError } from '../log/errors.js';
 import { createLogger, errorFields } from '../log/logger.js';
+import { loadNative } from '../native/index.js';
 import { isRoot } from '../system/network.js';
 import type { CliIo } from '../cli/common.js';
-import { Supervisor, type FirstRunState } from './supervisor.js';
+import { Supervisor, supervisorNative, type FirstRunState } from './supervisor.js';
 import { buildServices } from './services.js';
 
 /** A stop that takes longer than this is forced (systemd's TimeoutStopSec is longer). */
@@ -81,7 +82,9 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   logger.info({ config: { ...config } }, 'starting');
 
-  const supervisor = new Supervisor({ config, logger, services: buildServices(config, logger) });
+  // The one place the addon is loaded: each part gets the slice it uses.
+  const native = loadNative();
+  const supervisor = new Supervisor({ config, logger, native: supervisorNative(native), services: buildServices(config, logger, native) });
   // A bug must not leave a half-working supervisor: log it and exit non-zero, so systemd
   // restarts a clean one (deltas are crash-consistent by design).
   const die = (kind: string) => (error: unknown) => {

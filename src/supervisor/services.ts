@@ -11,13 +11,18 @@ import { BootService } from '../boot/service.js';
 import { TftpBootService } from '../boot/tftp-service.js';
 import { MdnsService } from '../discovery/mdns-service.js';
 import { IsoService } from '../iso/service.js';
+import type { NativeAddon } from '../native/index.js';
+import { createDhcpSocketFactory } from '../dhcp/socket.js';
 import type { SupervisorService } from './service.js';
 
-export function buildServices(config: LanbootConfig, logger: Logger): SupervisorService[] {
+/** What the services take from the native addon. */
+export type ServicesNative = Pick<NativeAddon, 'openInterfaceUdpSocket' | 'sendFileRange'>;
+
+export function buildServices(config: LanbootConfig, logger: Logger, native: ServicesNative): SupervisorService[] {
   const services: SupervisorService[] = [];
   const boot = new BootService({ listen: config.listen, dhcp: config.dhcp, scriptOwnerCheck: config.scriptOwnerCheck, menu: config.bootMenu });
   if (config.dhcp.mode !== 'off') {
-    const dhcp = new DhcpService(config.dhcp);
+    const dhcp = new DhcpService(config.dhcp, createDhcpSocketFactory('interface', native.openInterfaceUdpSocket));
     dhcp.events.on('pxe-request', (event) => boot.recordDhcpStep(event));
     services.push(dhcp);
   }
@@ -27,7 +32,7 @@ export function buildServices(config: LanbootConfig, logger: Logger): Supervisor
     services.push(tftp);
   }
   services.push(boot);
-  services.push(new IsoService());
+  services.push(new IsoService(native.sendFileRange));
   if (config.mdns !== undefined) services.push(new MdnsService(config.mdns));
   logger.debug({ services: services.map((s) => s.name), dhcp: config.dhcp, tftp: config.tftp ?? null }, 'network boot services');
   return services;

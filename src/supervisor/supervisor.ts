@@ -11,14 +11,14 @@ import type { LanbootConfig } from '../config/config.js';
 import { openDatabase, migrate, type Db } from '../db/database.js';
 import { ImageRepository } from '../db/images.js';
 import { SeatRepository } from '../db/seats.js';
-import { LanbootError } from '../log/errors.js';
+import { errorCodeOf, LanbootError } from '../log/errors.js';
 import { errorFields } from '../log/logger.js';
 import { ImageStore } from '../storage/image-store.js';
 import { ImportManager } from '../storage/import-manager.js';
 import { UsbWatcher } from '../storage/usb.js';
 import { DataLayout } from '../storage/layout.js';
-import { SeatManager } from '../seats/index.js';
-import type { EngineEvent, EngineFactory, IscsiEngine } from '../native/index.js';
+import { SeatManager, type DiskTools } from '../seats/index.js';
+import type { EngineEvent, EngineFactory, IscsiEngine, NativeAddon, VerifiedCopy } from '../native/index.js';
 import { createApps, type WebApps } from '../web/app.js';
 import type { AppContext } from '../web/context.js';
 import type { StatusView } from '../web/views.js';
@@ -27,7 +27,6 @@ import { acquireDataLock, type DataLock } from '../system/data-lock.js';
 import { advertisedHost } from '../system/network.js';
 import { SystemdNotifier, type SdNotify } from '../system/systemd.js';
 import { lanbootVersion } from '../system/version.js';
-import { loadNative } from '../native/index.js';
 import type { LanRequestHandler, MountContext, SupervisorService } from './service.js';
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
@@ -36,12 +35,31 @@ const MAX_SOCKET_PATH_BYTES = 107;
 export interface SupervisorOptions {
   config: LanbootConfig;
   logger: Logger;
-  /** Defaults to the native addon's IscsiEngine. */
-  engineFactory?: EngineFactory;
-  /** Defaults to the native addon's sdNotify. */
-  sdNotify?: SdNotify;
+  /** The addon's parts the supervisor hands on (`lanboot serve` loads the addon once). */
+  native: SupervisorNative;
   /** DHCP, TFTP, boot scripts, ...: mounted and started in this order, stopped in reverse. */
   services?: SupervisorService[];
+}
+
+/** What the supervisor takes from the native addon, each slice for the part that uses it. */
+export interface SupervisorNative {
+  /** The iSCSI engine (a stand-in in tests of the control plane). */
+  engineFactory: EngineFactory;
+  /** For the systemd notifier. */
+  sdNotify: SdNotify;
+  /** For the seats: commit export, snapshot copies, delta release. */
+  diskTools: DiskTools;
+  /** For image imports: the raw copy. */
+  verifiedCopy: VerifiedCopy;
+}
+
+export function supervisorNative(addon: NativeAddon): SupervisorNative {
+  return {
+    engineFactory: (onEvent) => new addon.IscsiEngine(onEvent),
+    sdNotify: addon.sdNotify,
+    diskTools: { exportDisk: addon.exportDisk, copySparseFile: addon.copySparseFile, deltaIsIdle: addon.deltaIsIdle },
+    verifiedCopy: addon.verifiedCopy,
+  };
 }
 
 /** How far a new box is set up, for the first-run hint at the terminal. */
@@ -182,7 +200,7 @@ export class Supervisor {
       if (cleaned.removedPartials.length > 0 || cleaned.removedUnrecorded.length > 0) {
         this.log.warn(cleaned, 'removed unfinished image imports left by an earlier run');
       }
-      const imports = new ImportManager({ db: this.db, store: imageStore, layout: this.layout, logger: this.log });
+      const imports = new ImportManager({ db: this.db, store: imageStore, layout: this.layout, logger: this.log, verifiedCopy: this.options.native.verifiedCopy });
       this.imports = imports;
       const interrupted = await imports.recover();
       if (interrupted.length > 0) this.log.warn({ imports: interrupted }, 'image imports interrupted by an earlier run marked failed');
@@ -196,21 +214,18 @@ export class Supervisor {
         if (seatManager) seatManager.onEngineEvent(event);
         else this.log.info({ event }, 'iSCSI engine event');
       };
-      const engineFactory: EngineFactory = this.options.engineFactory ?? ((handler) => new (loadNative().IscsiEngine)(handler));
       try {
-        this.engine = engineFactory(onEvent);
+        this.engine = this.options.native.engineFactory(onEvent);
         this.iscsiPort = this.engine.listen(config.listen, config.iscsiPort);
       } catch (error) {
-        const code = (error as { code?: string }).code;
-        const missing = code === 'LANBOOT_NATIVE_MISSING';
         throw new LanbootError(
-          missing ? code : 'LANBOOT_ENGINE_FAILED',
-          `${missing ? '' : '--iscsi-port: '}cannot start the iSCSI engine on ${config.listen}:${config.iscsiPort}: ${(error as Error).message}`,
+          'LANBOOT_ENGINE_FAILED',
+          `--iscsi-port: cannot start the iSCSI engine on ${config.listen}:${config.iscsiPort}: ${(error as Error).message}`,
           undefined,
           { cause: error },
         );
       }
-      const manager = new SeatManager({ layout: this.layout, images, seats, engine: this.engine, logger: this.log, portal: () => this.portal, publisher: imageStore });
+      const manager = new SeatManager({ layout: this.layout, images, seats, engine: this.engine, logger: this.log, portal: () => this.portal, publisher: imageStore, diskTools: this.options.native.diskTools });
       seatManager = manager;
       this.seatManager = manager;
       const registered = manager.registerAll();
@@ -248,7 +263,7 @@ export class Supervisor {
           await service.start?.(startContext);
         } catch (error) {
           throw new LanbootError(
-            (error as { code?: string }).code ?? 'LANBOOT_INTERNAL',
+            errorCodeOf(error),
             `cannot start ${service.name}: ${(error as Error).message}`,
             { service: service.name },
             { cause: error },
@@ -276,8 +291,7 @@ export class Supervisor {
         },
         'ready',
       );
-      const sdNotify: SdNotify = this.options.sdNotify ?? ((state) => loadNative().sdNotify(state));
-      this.notifier = new SystemdNotifier(sdNotify, this.log, config.systemd);
+      this.notifier = new SystemdNotifier(this.options.native.sdNotify, this.log, config.systemd);
       this.notifier.ready(`serving ${registered.registered} seats; iSCSI ${config.listen}:${this.iscsiPort}, HTTP ${config.listen}:${this.httpPort}`);
       const watchdogMs = this.notifier.startWatchdog();
       if (watchdogMs !== undefined) this.log.info({ intervalMs: watchdogMs }, 'systemd watchdog pings on');

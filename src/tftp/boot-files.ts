@@ -5,6 +5,7 @@
 // refuse it, rightly: the root check is for names a client chooses. Here the supervisor names
 // each file itself (a fixed allow-list from trusted configuration), so following links is fine.
 import fs from 'node:fs/promises';
+import { LanbootError } from '../log/errors.js';
 import type { VirtualFileProvider } from './server.js';
 
 /** The iPXE binaries of Debian's `ipxe` package (see docs/tftp.md), by the name clients ask for. */
@@ -37,15 +38,15 @@ export function fileMapProvider(files: Readonly<Record<string, string>>, maxByte
     const source = map.get(filename);
     if (source === undefined) return undefined;
     const stat = await fs.stat(source);
-    if (!stat.isFile()) throw Object.assign(new Error(`boot file ${source} is not a regular file`), { code: 'TFTP_BOOT_FILE_NOT_A_FILE' });
+    if (!stat.isFile()) throw new LanbootError('LANBOOT_IO_FAILED', `boot file ${source} is not a regular file`);
     if (stat.size > maxBytes) {
-      throw Object.assign(new Error(`boot file ${source} is ${stat.size} bytes, over ${maxBytes}`), { code: 'TFTP_BOOT_FILE_TOO_BIG' });
+      throw new LanbootError('LANBOOT_IO_FAILED', `boot file ${source} is ${stat.size} bytes, over ${maxBytes}`);
     }
     const cached = cache.get(source);
     if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.bytes;
     const bytes = await fs.readFile(source);
     if (bytes.length > maxBytes) {
-      throw Object.assign(new Error(`boot file ${source} grew over ${maxBytes} bytes`), { code: 'TFTP_BOOT_FILE_TOO_BIG' });
+      throw new LanbootError('LANBOOT_IO_FAILED', `boot file ${source} grew over ${maxBytes} bytes`);
     }
     cache.set(source, { mtimeMs: stat.mtimeMs, size: bytes.length, bytes });
     return bytes;

@@ -72,6 +72,8 @@ export type TftpParseErrorCode =
   | 'TFTP_BAD_OPTION_VALUE'
   | 'TFTP_BAD_STRING';
 
+// The codec's one failure. It stays inside src/tftp: the server drops or answers the packet and
+// logs the code; nothing outside the part sees it, so it is not a LanbootError.
 export class TftpParseError extends Error {
   readonly code: TftpParseErrorCode;
   constructor(code: TftpParseErrorCode, message: string) {

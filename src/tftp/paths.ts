@@ -16,6 +16,7 @@ export type PathRefusalCode =
   | 'TFTP_PATH_NOT_FOUND'
   | 'TFTP_PATH_NOT_A_FILE';
 
+// Stays inside src/tftp: the server turns it into a TFTP ERROR packet (not a LanbootError).
 export class PathRefusedError extends Error {
   readonly code: PathRefusalCode;
   constructor(code: PathRefusalCode, message: string) {

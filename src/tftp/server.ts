@@ -22,6 +22,7 @@ import {
   writeDataHeader,
   type RequestPacket,
 } from './codec.js';
+import { LanbootError } from '../log/errors.js';
 import { PathRefusedError, normalizeRequestPath, resolveInsideRoot } from './paths.js';
 import { ReadTransfer, negotiateReadOptions, type BlockToSend, type TransferAction, type TransferResult } from './transfer.js';
 
@@ -135,7 +136,7 @@ class FileBlockSource implements BlockSource {
     let done = 0;
     while (done < wanted) {
       const { bytesRead } = await this.handle.read(chunk, done, wanted - done, offset + done);
-      if (bytesRead === 0) throw Object.assign(new Error('file shrank while being served'), { code: 'TFTP_FILE_SHRANK' });
+      if (bytesRead === 0) throw new LanbootError('LANBOOT_IO_FAILED', 'file shrank while being served');
       done += bytesRead;
     }
     this.chunk = chunk;
@@ -161,6 +162,8 @@ class MemoryBlockSource implements BlockSource {
   async close(): Promise<void> {}
 }
 
+// A refused request: the server answers it with a TFTP ERROR packet (RFC 1350 5) and logs its
+// code. It never leaves this file, so it is not a LanbootError.
 class RequestRefused extends Error {
   constructor(
     readonly tftpErrorCode: number,
@@ -249,15 +252,13 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   async start(): Promise<void> {
-    if (this.socket) throw Object.assign(new Error('TFTP server already started'), { code: 'TFTP_ALREADY_STARTED' });
+    if (this.socket) throw new LanbootError('LANBOOT_INTERNAL', 'TFTP server already started');
     try {
       this.realRoot = await fs.realpath(this.root);
       const stat = await fs.stat(this.realRoot);
       if (!stat.isDirectory()) throw new Error('not a directory');
     } catch (error) {
-      throw Object.assign(new Error(`TFTP root ${this.root} is not a readable directory: ${(error as Error).message}`), {
-        code: 'TFTP_BAD_ROOT',
-      });
+      throw new LanbootError('LANBOOT_CONFIG_INVALID', `TFTP root ${this.root} is not a readable directory: ${(error as Error).message}`, undefined, { cause: error });
     }
     this.stopping = false;
     const socket = dgram.createSocket(net.isIPv6(this.host) ? 'udp6' : 'udp4');
@@ -274,7 +275,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   address(): { address: string; port: number; family: string } {
-    if (!this.socket) throw Object.assign(new Error('TFTP server not started'), { code: 'TFTP_NOT_STARTED' });
+    if (!this.socket) throw new LanbootError('LANBOOT_INTERNAL', 'TFTP server not started');
     return this.socket.address();
   }
 
@@ -462,7 +463,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(
-        () => reject(Object.assign(new Error('virtual file provider did not answer in time'), { code: 'TFTP_VIRTUAL_TIMEOUT' })),
+        () => reject(new LanbootError('LANBOOT_IO_FAILED', 'virtual file provider did not answer in time')),
         VIRTUAL_FILE_TIMEOUT_MS,
       );
     });
@@ -732,7 +733,7 @@ function bindSocket(socket: dgram.Socket, host: string, port: number): Promise<v
 
 function clampInt(value: number, min: number, max: number, name: string): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw Object.assign(new RangeError(`${name} must be an integer in ${min}..${max}, got ${value}`), { code: 'TFTP_BAD_CONFIG' });
+    throw new LanbootError('LANBOOT_CONFIG_INVALID', `${name} must be an integer in ${min}..${max}, got ${value}`);
   }
   return value;
 }

@@ -18,6 +18,7 @@ import { ProxyDhcpServer } from '../../src/dhcp/proxy-server.js';
 import { FullDhcpServer, type FullDhcpOptions } from '../../src/dhcp/full-server.js';
 import { detectDhcpServers } from '../../src/dhcp/detect.js';
 import { createDhcpSocketFactory, type DhcpBindMode } from '../../src/dhcp/socket.js';
+import { loadNative } from '../../src/native/index.js';
 import { openDatabase, migrate } from '../../src/db/database.js';
 import { Hono } from 'hono';
 import { DhcpService } from '../../src/dhcp/service.js';
@@ -28,11 +29,16 @@ function print(value: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
+/** 'interface' binds through the addon (SO_BINDTODEVICE), as the supervisor does. */
+function socketFactoryFor(mode: DhcpBindMode) {
+  return mode === 'interface' ? createDhcpSocketFactory('interface', loadNative().openInterfaceUdpSocket) : createDhcpSocketFactory('any-address');
+}
+
 const logger = pino({ name: 'lanboot-test', level: process.env['LANBOOT_TEST_LOG_LEVEL'] ?? 'info' }, pino.destination({ dest: 2, sync: true }));
 
 async function runServer(config: Record<string, unknown>): Promise<void> {
   const bindMode = (config['bindMode'] as DhcpBindMode | undefined) ?? 'any-address';
-  const socketFactory = createDhcpSocketFactory(bindMode);
+  const socketFactory = socketFactoryFor(bindMode);
   const interfaceName = (config['interfaceName'] as string | undefined) ?? 'eth0';
   let server: ProxyDhcpServer | FullDhcpServer;
   let closeDb = () => {};
@@ -88,7 +94,7 @@ async function runSend(config: { packets: string[]; port: number; address: strin
 async function runDetect(config: { interfaceName?: string; timeoutMs?: number; bindMode?: DhcpBindMode }): Promise<void> {
   const servers = await detectDhcpServers({
     interfaceName: config.interfaceName ?? 'eth0',
-    socketFactory: createDhcpSocketFactory(config.bindMode ?? 'any-address'),
+    socketFactory: socketFactoryFor(config.bindMode ?? 'any-address'),
     timeoutMs: config.timeoutMs ?? 2000,
     logger,
   });
@@ -102,7 +108,7 @@ async function runService(config: Record<string, unknown>): Promise<void> {
   const mode = config['dhcp'] as 'proxy' | 'full' | 'off';
   const settings: DhcpSettings =
     mode === 'off' ? { mode } : mode === 'proxy' ? { mode, interface: 'eth0' } : { mode, interface: 'eth0', range: config['dhcpRange'] as DhcpRange | undefined, force: config['force'] === true };
-  const service = new DhcpService(settings, { detectTimeoutMs: 1500 });
+  const service = new DhcpService(settings, socketFactoryFor('interface'), { detectTimeoutMs: 1500 });
   service.events.on('pxe-request', (e) => print({ event: 'pxe-request', ...e }));
   // The DHCP service reads only these fields of the supervisor's context.
   const ctx = {

@@ -8,6 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { copyRaw } from '../../src/storage/formats.js';
+import { loadNative } from '../../src/native/index.js';
+
+const { verifiedCopy } = loadNative();
 import { LanbootError } from '../../src/log/errors.js';
 import { tempDir } from '../helpers/tools.js';
 
@@ -28,7 +31,7 @@ test('copyRaw: equal bytes, zero runs become holes, sha256 of the source, progre
   const target = path.join(dir, 'target.img');
   fs.writeFileSync(target, '');
   const seen: number[] = [];
-  const result = await copyRaw(source, target, data.length, (bytes) => seen.push(bytes));
+  const result = await copyRaw(verifiedCopy, source, target, data.length, (bytes) => seen.push(bytes));
   assert.ok(fs.readFileSync(target).equals(data), 'the copy has the source bytes');
   assert.equal(result.sha256, crypto.createHash('sha256').update(data).digest('hex'));
   assert.equal(result.dataBytes, data.length - 8 * MiB);
@@ -43,7 +46,7 @@ test('copyRaw: a source shorter than announced is refused as invalid, naming whe
   fs.writeFileSync(source, Buffer.alloc(3 * MiB, 1));
   const target = path.join(dir, 'target.img');
   fs.writeFileSync(target, '');
-  await assert.rejects(copyRaw(source, target, 4 * MiB, () => undefined), (error: LanbootError) => {
+  await assert.rejects(copyRaw(verifiedCopy, source, target, 4 * MiB, () => undefined), (error: LanbootError) => {
     assert.equal(error.code, 'LANBOOT_IMAGE_INVALID');
     assert.match(error.message, /ended after 3145728 of 4194304 bytes: the source changed or ended early/);
     return true;
@@ -64,7 +67,7 @@ test('copyRaw: an abort stops the copy with the abort reason', async (t) => {
   // Abort at the first progress report: the copy has chunks left and must stop early.
   let reports = 0;
   await assert.rejects(
-    copyRaw(source, target, data.length, () => {
+    copyRaw(verifiedCopy, source, target, data.length, () => {
       reports++;
       controller.abort(reason);
     }, controller.signal),
@@ -74,7 +77,7 @@ test('copyRaw: an abort stops the copy with the abort reason', async (t) => {
   assert.ok(fs.statSync(target).blocks * 512 < data.length, 'not all of it was written');
   // Already aborted: nothing is read.
   fs.writeFileSync(target, '');
-  await assert.rejects(copyRaw(source, target, data.length, () => undefined, controller.signal), (error) => error === reason);
+  await assert.rejects(copyRaw(verifiedCopy, source, target, data.length, () => undefined, controller.signal), (error) => error === reason);
   assert.equal(fs.statSync(target).size, 0);
 });
 
@@ -84,7 +87,7 @@ test('copyRaw: never writes into a file that has content', async (t) => {
   writeSource(source);
   const target = path.join(dir, 'target.img');
   fs.writeFileSync(target, 'precious');
-  await assert.rejects(copyRaw(source, target, MiB, () => undefined), (error: LanbootError) => {
+  await assert.rejects(copyRaw(verifiedCopy, source, target, MiB, () => undefined), (error: LanbootError) => {
     assert.equal(error.code, 'LANBOOT_IO_FAILED');
     assert.match(error.message, /not an empty regular file/);
     return true;

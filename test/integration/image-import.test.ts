@@ -12,6 +12,7 @@ import { migrate, openDatabase } from '../../src/db/database.js';
 import { ImageRepository } from '../../src/db/images.js';
 import { ImageStore } from '../../src/storage/image-store.js';
 import { ImportManager } from '../../src/storage/import-manager.js';
+import { loadNative } from '../../src/native/index.js';
 import { DataLayout } from '../../src/storage/layout.js';
 import { QemuProgressParser } from '../../src/storage/formats.js';
 import { describeRun, requireTools, runTool, tempDir, type Cleanup } from '../helpers/tools.js';
@@ -29,7 +30,7 @@ async function setup(t: Cleanup) {
   const images = new ImageRepository(db);
   const store = new ImageStore(layout, images);
   await store.cleanup();
-  const imports = new ImportManager({ db, store, layout, logger: pino({ level: 'silent' }) });
+  const imports = new ImportManager({ db, store, layout, logger: pino({ level: 'silent' }), verifiedCopy: loadNative().verifiedCopy });
   return { dir, db, layout, images, store, imports };
 }
 

@@ -315,10 +315,10 @@ test('beyond maxTransfers new requests get ERROR 0 (busy); stop() ends transfers
 
 test('the root must exist; the port must be free', async () => {
   const missing = new TftpServer({ root: path.join(base, 'nope'), host: HOST, port: 0 });
-  await assert.rejects(missing.start(), (error: unknown) => (error as { code?: string }).code === 'TFTP_BAD_ROOT');
+  await assert.rejects(missing.start(), (error: unknown) => (error as { code?: string }).code === 'LANBOOT_CONFIG_INVALID');
   const clash = new TftpServer({ root, host: HOST, port });
   await assert.rejects(clash.start(), (error: unknown) => (error as { code?: string }).code === 'EADDRINUSE');
-  assert.throws(() => new TftpServer({ root, maxBlockSize: 4 }), (error: unknown) => (error as { code?: string }).code === 'TFTP_BAD_CONFIG');
+  assert.throws(() => new TftpServer({ root, maxBlockSize: 4 }), (error: unknown) => (error as { code?: string }).code === 'LANBOOT_CONFIG_INVALID');
 });
 
 test('one address cannot take more than maxTransfersPerClient slots', async () => {

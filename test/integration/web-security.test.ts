@@ -11,6 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { BootService } from '../../src/boot/service.js';
 import { DhcpService } from '../../src/dhcp/service.js';
+import { createDhcpSocketFactory } from '../../src/dhcp/socket.js';
 import { WebClient } from '../helpers/browser.js';
 import { startFixture, type Fixture } from '../unit/support/supervisor-fixture.js';
 
@@ -57,7 +58,7 @@ function lanRoutes(f: Fixture): RouteRef[] {
 }
 
 async function start(t: Parameters<typeof startFixture>[0]) {
-  const f = await startFixture(t, { services: [new DhcpService({ mode: 'off' }), new BootService({ listen: '127.0.0.1', dhcp: { mode: 'off' }, scriptOwnerCheck: 'neighbor', menu: { on: false, timeoutSeconds: 5 } })] });
+  const f = await startFixture(t, { services: [new DhcpService({ mode: 'off' }, createDhcpSocketFactory('any-address')), new BootService({ listen: '127.0.0.1', dhcp: { mode: 'off' }, scriptOwnerCheck: 'neighbor', menu: { on: false, timeoutSeconds: 5 } })] });
   const status = JSON.parse((await f.cli(['status', '--json'])).stdout) as { http: { port: number } };
   const base = `http://127.0.0.1:${status.http.port}`;
   return { f, base };

@@ -8,8 +8,13 @@ import { buildServices } from '../../src/supervisor/services.js';
 import { LanbootError } from '../../src/log/errors.js';
 
 const silent = pino({ level: 'silent' });
+// Building the services opens no socket and sends no file: the addon is not used here.
+const notUsed = {
+  openInterfaceUdpSocket: (): number => assert.fail('openInterfaceUdpSocket called'),
+  sendFileRange: (): Promise<number> => assert.fail('sendFileRange called'),
+};
 const configFor = (flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv = {}, isRoot = false) => loadConfig({ flags, env, cwd: '/tmp', isRoot });
-const names = (flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv = {}) => buildServices(configFor(flags, env), silent).map((s) => s.name);
+const names = (flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv = {}) => buildServices(configFor(flags, env), silent, notUsed).map((s) => s.name);
 
 test('no interface: only the boot service, no DHCP and no TFTP', () => {
   const config = configFor({ data: '/tmp/x' });

@@ -9,6 +9,7 @@ import { migrate, openDatabase } from '../../src/db/database.js';
 import { ImageRepository } from '../../src/db/images.js';
 import { ImageStore } from '../../src/storage/image-store.js';
 import { ImportManager } from '../../src/storage/import-manager.js';
+import { loadNative } from '../../src/native/index.js';
 import { DataLayout } from '../../src/storage/layout.js';
 import { UsbWatcher, parseUsbEvent } from '../../src/storage/usb.js';
 import { tempDir } from '../helpers/tools.js';
@@ -33,7 +34,7 @@ test('release is refused while an import reads from the stick, and allowed after
   fs.mkdirSync(layout.dataDir);
   const logger = pino({ level: 'silent' });
   const store = new ImageStore(layout, new ImageRepository(db));
-  const imports = new ImportManager({ db, store, layout, logger });
+  const imports = new ImportManager({ db, store, layout, logger, verifiedCopy: loadNative().verifiedCopy });
   const spool = path.join(dir, 'spool');
   const usb = new UsbWatcher({ layout, imports, logger, spoolDir: spool, allowDirectories: true });
   t.after(() => usb.stop());

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { parseAddSeatRequest, SeatManager } from '../../src/seats/index.js';
 import { LanbootError } from '../../src/log/errors.js';
+import { loadNative } from '../../src/native/index.js';
 import { RecordingEngine } from './support/recording-engine.js';
 import { openTestStore } from './support/test-store.js';
 
@@ -16,7 +17,7 @@ async function setup(t: { after(fn: () => void): void }) {
   }
   await store.importVersion('base', bytes(4096));
   const engine = new RecordingEngine(() => {});
-  const manager = new SeatManager({ layout, images, seats, engine, logger: pino({ level: 'silent' }), portal: () => '192.0.2.1:3260' });
+  const manager = new SeatManager({ layout, images, seats, engine, logger: pino({ level: 'silent' }), portal: () => '192.0.2.1:3260', diskTools: loadNative() });
   return { manager, engine, store, seats, bytes, layout };
 }
 

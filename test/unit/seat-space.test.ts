@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { parseSize } from '../../src/config/names.js';
 import { parseAddSeatRequest, parseQuota, SeatManager } from '../../src/seats/index.js';
+import { loadNative } from '../../src/native/index.js';
 import { RecordingEngine } from './support/recording-engine.js';
 import { openTestStore } from './support/test-store.js';
 
@@ -35,7 +36,7 @@ async function setup(t: { after(fn: () => void): void }, options: { diskLowRatio
     },
   });
   const engine = new SizedEngine(() => {});
-  const manager = new SeatManager({ layout, images, seats, engine, logger: pino({ level: 'info' }, sink), portal: () => '192.0.2.1:3260', ...options });
+  const manager = new SeatManager({ layout, images, seats, engine, logger: pino({ level: 'info' }, sink), portal: () => '192.0.2.1:3260', diskTools: loadNative(), ...options });
   return { manager, engine, logs };
 }
 

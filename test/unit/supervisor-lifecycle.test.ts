@@ -11,7 +11,8 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.js';
 import { acquireDataLock } from '../../src/system/data-lock.js';
 import { SystemdNotifier } from '../../src/system/systemd.js';
-import { Supervisor } from '../../src/supervisor/supervisor.js';
+import { Supervisor, supervisorNative } from '../../src/supervisor/supervisor.js';
+import { loadNative } from '../../src/native/index.js';
 import { LanbootError } from '../../src/log/errors.js';
 import { RecordingEngine } from './support/recording-engine.js';
 import type { SupervisorService } from '../../src/supervisor/service.js';
@@ -22,14 +23,17 @@ function makeSupervisor(dataDir: string, engines: RecordingEngine[], notes: stri
   return new Supervisor({
     config,
     logger: pino({ level: 'silent' }),
-    engineFactory: (onEvent) => {
-      const engine = new RecordingEngine(onEvent);
-      engines.push(engine);
-      return engine;
-    },
-    sdNotify: (state) => {
-      notes.push(state);
-      return true;
+    native: {
+      ...supervisorNative(loadNative()),
+      engineFactory: (onEvent) => {
+        const engine = new RecordingEngine(onEvent);
+        engines.push(engine);
+        return engine;
+      },
+      sdNotify: (state) => {
+        notes.push(state);
+        return true;
+      },
     },
   });
 }
@@ -208,8 +212,7 @@ test('a service failing to start stops the supervisor cleanly with its name in t
   const supervisor = new Supervisor({
     config,
     logger: pino({ level: 'silent' }),
-    engineFactory: (onEvent) => (engines.push(new RecordingEngine(onEvent)), engines.at(-1)!),
-    sdNotify: () => true,
+    native: { ...supervisorNative(loadNative()), engineFactory: (onEvent) => (engines.push(new RecordingEngine(onEvent)), engines.at(-1)!), sdNotify: () => true },
     services: [
       { name: 'ok', stop: () => void stopped.push('ok') },
       {

@@ -543,7 +543,7 @@ class CopySparseWorker : public PromiseWorker<Napi::AsyncWorker> {
   void Execute() override {
     std::string error;
     int rc = lanboot::scsi::copySparseFile(src_, dst_, &error);
-    if (rc != 0) fail(rc == -ENOSPC ? "LANBOOT_NO_SPACE" : rc == -ENOENT ? "ENOENT" : "LANBOOT_COPY_FAILED", error);
+    if (rc != 0) fail(rc == -ENOSPC ? "LANBOOT_NO_SPACE" : rc == -ENOENT ? "LANBOOT_FILE_NOT_FOUND" : "LANBOOT_COPY_FAILED", error);
   }
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
 
@@ -697,7 +697,7 @@ Napi::Value sendFileRange(const Napi::CallbackInfo& info) {
   int fileFd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fileFd < 0) {
     int error = errno;
-    throwWithCode(env, "sendFileRange: cannot open " + path + ": " + std::strerror(error), error == ENOENT ? "ENOENT" : "LANBOOT_IO_FAILED");
+    throwWithCode(env, "sendFileRange: cannot open " + path + ": " + std::strerror(error), error == ENOENT ? "LANBOOT_FILE_NOT_FOUND" : "LANBOOT_IO_FAILED");
   }
   struct stat fileStat{};
   if (::fstat(fileFd, &fileStat) != 0 || !S_ISREG(fileStat.st_mode) || offset > uint64_t(fileStat.st_size) ||

@@ -1,6 +1,6 @@
-// Network-boot state (issue 3):
+// Network-boot state:
 //   boot_events : each DHCP / TFTP / HTTP step of a PC's boot, for the boot timeline. Bounded
-//                 by the recorder (src/boot/boot-events.ts): the last N rows per MAC and a cap
+//                 by the recorder (BootStore in src/boot/boot-store.ts): the last N rows per MAC and a cap
 //                 on the whole table, since anyone on the LAN can invent MACs. A step repeated
 //                 with the same detail (an enrollment poll every 3 s) bumps `count` and
 //                 `last_at` of its row instead of adding rows.

@@ -1,4 +1,4 @@
-// Golden image store, issue 4: the current version of each image (rollback), where each
+// Golden image store: the current version of each image (rollback), where each
 // version came from, the import job history, and ISO files kept next to an image.
 //
 // images.last_version: see below. images.current_version NULL means "the latest version" (what every database had before

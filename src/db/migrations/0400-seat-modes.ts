@@ -1,4 +1,4 @@
-// Seat modes maintenance and install (issue 4), quotas, snapshots and the commit journal.
+// Seat modes maintenance and install, quotas, snapshots and the commit journal.
 //
 // An install seat has a blank disk and no golden image, so seats.image_id/image_version
 // become nullable (both NULL or both set) and size_bytes holds the blank disk's size. SQLite

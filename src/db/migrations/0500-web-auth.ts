@@ -1,4 +1,4 @@
-// Web UI authentication (issue 5):
+// Web UI authentication:
 //   web_admin    : the one admin password (scrypt hash with its own salt and parameters). No
 //                  row = first run: every page redirects to /setup. id is pinned to 1, so a
 //                  second concurrent /setup fails on the primary key instead of overwriting.

@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { validateName } from '../../config/names.js';
 import type { ImageRepository, ImageVersionRow, IsoRow } from '../../db/images.js';
-import { LanbootError } from '../../log/errors.js';
+import { knownErrorCode, LanbootError } from '../../log/errors.js';
 import { SNIFF_BYTES, checkRawDisk, sniffContainer } from '../../storage/formats.js';
 import type { AppContext } from '../context.js';
 import { jsonBodyLimit, readJsonObject } from '../json.js';
@@ -136,7 +136,7 @@ export function imageRoutes(ctx: AppContext, log: Logger): Hono {
       throw error;
     }
     const job = await ctx.imports.wait((await ctx.imports.start({ image: name, path: staged, source: 'upload', removeSourceAfter: true })).id);
-    if (job.state !== 'done') throw new LanbootError(job.error?.code ?? 'LANBOOT_IO_FAILED', (job.error?.message ?? 'import failed').replaceAll(staged, 'upload').replaceAll(path.basename(staged), 'upload'));
+    if (job.state !== 'done') throw new LanbootError(knownErrorCode(job.error?.code, 'LANBOOT_IO_FAILED'), (job.error?.message ?? 'import failed').replaceAll(staged, 'upload').replaceAll(path.basename(staged), 'upload'));
     const view = findView(name);
     if (job.isoFile) return c.json({ name, iso: view.isos.find((i) => i.fileName === job.isoFile) }, 201);
     const version = view.versions.find((v) => v.number === job.version)!;

@@ -8,7 +8,8 @@ import { pino } from 'pino';
 import { loadConfig, type ConfigFlags } from '../../../src/config/config.js';
 import type { SupervisorService } from '../../../src/supervisor/service.js';
 import { runCli } from '../../../src/cli/commands.js';
-import { Supervisor } from '../../../src/supervisor/supervisor.js';
+import { Supervisor, supervisorNative } from '../../../src/supervisor/supervisor.js';
+import { loadNative } from '../../../src/native/index.js';
 import { RecordingEngine } from './recording-engine.js';
 
 export interface Captured {
@@ -58,10 +59,14 @@ export async function startFixture(
     config,
     logger,
     services: options.services ?? [],
-    engineFactory: (onEvent) => (engine = new RecordingEngine(onEvent)),
-    sdNotify: (state) => {
-      notifications.push(state);
-      return true;
+    // The real addon's file tools and copy; a recording engine and sd_notify.
+    native: {
+      ...supervisorNative(loadNative()),
+      engineFactory: (onEvent) => (engine = new RecordingEngine(onEvent)),
+      sdNotify: (state) => {
+        notifications.push(state);
+        return true;
+      },
     },
   });
   t.after(async () => {
