@@ -4,6 +4,7 @@ import { LanbootError } from '../log/errors.js';
 import type { CommitResult, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../web/views.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
 import { formatBytes, formatProgress, formatTable } from './format.js';
+import { seatWake } from './wake-commands.js';
 
 export function printSeat(io: CliIo, seat: SeatDetails): void {
   const lines = [
@@ -43,6 +44,7 @@ async function seatAdd(args: string[], io: CliIo): Promise<void> {
       initiator: { type: 'string', multiple: true },
       'no-chap': { type: 'boolean' },
       'mutual-chap': { type: 'boolean' },
+      group: { type: 'string' },
     },
     { min: 0, max: 0, names: '' },
   );
@@ -56,7 +58,7 @@ async function seatAdd(args: string[], io: CliIo): Promise<void> {
   const initiators = values.initiator?.map((iqn) => validateIqn(iqn, '--initiator'));
   if (values['no-chap'] && values['mutual-chap']) throw new LanbootError('LANBOOT_INVALID_INPUT', 'seat add: --mutual-chap needs CHAP; drop --no-chap');
   const seat = await clientFor(values, io).call<SeatDetails>('POST', '/api/v1/clients', {
-    json: { name, image, mac, mode, initiators, size: values.size, quota: values.quota, chap: !values['no-chap'], mutualChap: values['mutual-chap'] === true },
+    json: { name, image, mac, mode, initiators, size: values.size, quota: values.quota, chap: !values['no-chap'], mutualChap: values['mutual-chap'] === true, group: values.group },
   });
   if (values.json) return printJson(io, seat);
   printSeat(io, seat);
@@ -254,4 +256,5 @@ export const SEAT_COMMANDS: Record<string, Handler> = {
   restore: seatRestore,
   'snapshot-delete': seatSnapshotDelete,
   space: seatSpace,
+  wake: seatWake,
 };

@@ -32,6 +32,11 @@ export type LanbootErrorCode =
   | 'LANBOOT_SEAT_CONFLICT'
   | 'LANBOOT_SNAPSHOT_NOT_FOUND'
   | 'LANBOOT_NO_SPACE'
+  // Groups, Wake-on-LAN, boot history (src/seats/groups.ts, src/wake, src/history)
+  | 'LANBOOT_GROUP_NOT_FOUND'
+  | 'LANBOOT_GROUP_EXISTS'
+  | 'LANBOOT_SCHEDULE_NOT_FOUND'
+  | 'LANBOOT_WAKE_FAILED'
   // ISO files over HTTP (src/iso, the addon's sendFileRange)
   | 'LANBOOT_ISO_NOT_FOUND'
   | 'LANBOOT_SEND_STALLED'
@@ -87,8 +92,11 @@ export function httpStatusFor(code: string): number {
       return 429;
     case 'LANBOOT_SEAT_BUSY':
     case 'LANBOOT_SEAT_CONFLICT':
+    case 'LANBOOT_GROUP_EXISTS':
       return 409;
     case 'LANBOOT_SNAPSHOT_NOT_FOUND':
+    case 'LANBOOT_GROUP_NOT_FOUND':
+    case 'LANBOOT_SCHEDULE_NOT_FOUND':
     case 'LANBOOT_ISO_NOT_FOUND':
       return 404;
     case 'LANBOOT_BUSY':
