@@ -11,6 +11,7 @@ import { BootService } from '../boot/service.js';
 import { TftpBootService } from '../boot/tftp-service.js';
 import { MdnsService } from '../discovery/mdns-service.js';
 import { IsoService } from '../iso/service.js';
+import { HistoryService } from '../history/service.js';
 import { DEFAULT_WAKE_SETTINGS } from '../wake/sender.js';
 import { WakeService } from '../wake/service.js';
 import type { SupervisorService } from './service.js';
@@ -30,6 +31,7 @@ export function buildServices(config: LanbootConfig, logger: Logger): Supervisor
   }
   services.push(boot);
   services.push(new IsoService());
+  services.push(new HistoryService());
   // Magic packets leave from the LAN interface, when one is named.
   services.push(new WakeService({ settings: { ...DEFAULT_WAKE_SETTINGS, interface: config.interface ?? null } }));
   if (config.mdns !== undefined) services.push(new MdnsService(config.mdns));
