@@ -114,7 +114,7 @@ export class BootHistoryStore {
   prune(now: number): number {
     const old = this.db.prepare('DELETE FROM boot_history WHERE started_at < ?').run(now - this.retention.days * 86_400_000).changes;
     const extra = this.db
-      .prepare('DELETE FROM boot_history WHERE id <= (SELECT id FROM boot_history ORDER BY id DESC LIMIT 1 OFFSET ?)')
+      .prepare('DELETE FROM boot_history WHERE id NOT IN (SELECT id FROM boot_history ORDER BY started_at DESC, id DESC LIMIT ?)')
       .run(this.retention.maxRows).changes;
     return old + extra;
   }
