@@ -188,6 +188,9 @@ export function sanBootScript(input: SanBootScriptInput, plan?: ScriptPlan): str
   plan ??= { kind: 'direct', target: input.mode === 'install' ? { kind: 'install', iso: null } : { kind: 'disk' } };
   const lines = ['#!ipxe', `# lanboot: seat ${seat} (${scriptValue(input.mode, 'mode')})`];
   lines.push(`set initiator-iqn ${scriptValue(input.initiatorIqn, 'initiator IQN')}`);
+  // The seat's name as the host name: iPXE puts it in the iBFT (and DHCP option 12), where
+  // Linux initramfs tools pick it up; every seat of one golden image learns its own name.
+  lines.push(`set hostname ${seat}`);
   if (input.chap) {
     lines.push(`set username ${scriptValue(input.chap.user, 'CHAP user')}`, `set password ${scriptValue(input.chap.secret, 'CHAP secret')}`);
   } else {

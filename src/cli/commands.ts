@@ -13,6 +13,8 @@ import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Hand
 import { formatTable } from './format.js';
 import { IMAGE_COMMANDS, USB_COMMANDS } from './image-commands.js';
 import { ISO_COMMANDS } from './iso-commands.js';
+import { GROUP_COMMANDS } from './group-commands.js';
+import { WAKE_COMMANDS } from './wake-commands.js';
 
 export type { CliIo } from './common.js';
 
@@ -37,7 +39,7 @@ ${settingsHelp().replace(/^/gm, '    ')}
   usb import DEVICE FILE --name NAME [--json]
   usb release DEVICE [--json]
   seat add --name SEAT --image NAME [--mac MAC] [--mode fresh|persistent|maintenance]
-           [--quota SIZE] [--initiator IQN ...] [--no-chap] [--mutual-chap] [--json]
+           [--quota SIZE] [--group G] [--initiator IQN ...] [--no-chap] [--mutual-chap] [--json]
   seat add --name SEAT --mode install --size SIZE [--iso IMAGE/FILE.iso] [--mac MAC] [--quota SIZE] ...
   seat list [--json]
   seat show SEAT [--json]
@@ -55,6 +57,14 @@ ${settingsHelp().replace(/^/gm, '    ')}
   seat restore SEAT SNAPSHOT [--json]
   seat snapshot-delete SEAT SNAPSHOT [--json]
   seat space [--json]
+  seat wake SEAT... | --group G | --all [--json]
+  group list|add G|remove G|reset G|wake G [--json]
+  group assign G SEAT... [--json]
+  group mode G fresh|persistent|maintenance [--json]
+  group move G [--version N] [--json]
+  wake schedule --at "weekdays 08:45" --group G|--all [--json]
+  wake schedules [--json]
+  wake unschedule ID [--json]
   waiting [--json]
   enroll CODE --name SEAT --image NAME [--mode fresh|persistent|maintenance] [--json]
   enroll CODE --name SEAT --mode install --size SIZE [--iso IMAGE/FILE.iso] [--json]
@@ -159,6 +169,8 @@ const COMMANDS: Record<string, Handler | Record<string, Handler>> = {
   // The older word for a seat, kept so existing scripts keep working.
   client: SEAT_COMMANDS,
   iso: ISO_COMMANDS,
+  group: GROUP_COMMANDS,
+  wake: WAKE_COMMANDS,
   waiting,
   enroll,
   boot: { events: bootEvents },

@@ -4,6 +4,7 @@ import { LanbootError } from '../log/errors.js';
 import type { CommitResult, SeatBootView, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../web/views.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
 import { formatBytes, formatProgress, formatTable } from './format.js';
+import { seatWake } from './wake-commands.js';
 
 export function printSeat(io: CliIo, seat: SeatDetails): void {
   const lines = [
@@ -55,6 +56,7 @@ async function seatAdd(args: string[], io: CliIo): Promise<void> {
       'no-chap': { type: 'boolean' },
       'mutual-chap': { type: 'boolean' },
       iso: { type: 'string' },
+      group: { type: 'string' },
     },
     { min: 0, max: 0, names: '' },
   );
@@ -68,7 +70,7 @@ async function seatAdd(args: string[], io: CliIo): Promise<void> {
   const initiators = values.initiator?.map((iqn) => validateIqn(iqn, '--initiator'));
   if (values['no-chap'] && values['mutual-chap']) throw new LanbootError('LANBOOT_INVALID_INPUT', 'seat add: --mutual-chap needs CHAP; drop --no-chap');
   const seat = await clientFor(values, io).call<SeatDetails>('POST', '/api/v1/clients', {
-    json: { name, image, mac, mode, initiators, size: values.size, quota: values.quota, chap: !values['no-chap'], mutualChap: values['mutual-chap'] === true, iso: values.iso },
+    json: { name, image, mac, mode, initiators, size: values.size, quota: values.quota, chap: !values['no-chap'], mutualChap: values['mutual-chap'] === true, iso: values.iso, group: values.group },
   });
   if (values.json) return printJson(io, seat);
   printSeat(io, seat);
@@ -290,4 +292,5 @@ export const SEAT_COMMANDS: Record<string, Handler> = {
   restore: seatRestore,
   'snapshot-delete': seatSnapshotDelete,
   space: seatSpace,
+  wake: seatWake,
 };

@@ -97,6 +97,8 @@ export class FullDhcpEngine {
     private readonly settings: FullDhcpSettings,
     private readonly boot: BootPolicySettings,
     private readonly store: LeaseStore,
+    /** The seat name of a MAC, sent as the client's host name (option 12). */
+    private readonly hostnameOf: (mac: string) => string | undefined = () => undefined,
   ) {
     validateFullDhcpSettings(settings);
     this.mask = ipv4ToInt(settings.subnetMask);
@@ -163,6 +165,10 @@ export class FullDhcpEngine {
       ...networkOptions(this.leaseParameters(), withLease),
     ];
     if (boot) options.push(...bootOptions(request, boot, this.settings.serverAddress));
+    // RFC 2132 3.14: the seat's name as its host name, so each PC of one golden image knows
+    // which seat it is. Seat names are valid RFC 1123 host names (a-z, 0-9, '-').
+    const hostname = request.mac === '' ? undefined : this.hostnameOf(request.mac);
+    if (hostname !== undefined) options.push([DhcpOption.HOSTNAME, Buffer.from(hostname, 'latin1')]);
     return {
       boot,
       reply: {

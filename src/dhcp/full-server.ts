@@ -100,7 +100,9 @@ export class FullDhcpServer extends EventEmitter<FullDhcpEvents> {
     if (this.sockets.length > 0) return;
     const settings = this.settings();
     this.bootSettings = { ...DEFAULT_BOOT_POLICY, ...this.options.boot, serverAddress: settings.serverAddress };
-    this.engine = new FullDhcpEngine(settings, this.bootSettings, new LeaseStore(this.options.db, this.options.interfaceName));
+    const seatName = this.options.db.prepare('SELECT name FROM seats WHERE mac = ?');
+    const hostnameOf = (mac: string) => (seatName.get(mac) as { name: string } | undefined)?.name;
+    this.engine = new FullDhcpEngine(settings, this.bootSettings, new LeaseStore(this.options.db, this.options.interfaceName), hostnameOf);
 
     const others = await detectDhcpServers({
       interfaceName: this.options.interfaceName,

@@ -39,6 +39,11 @@ export const ERROR_STATUS = {
   LANBOOT_SNAPSHOT_NOT_FOUND: 404,
   LANBOOT_MAC_IN_USE: 409,
   LANBOOT_NO_SPACE: 507,
+  // Groups, Wake-on-LAN (src/seats/groups.ts, src/wake)
+  LANBOOT_GROUP_NOT_FOUND: 404,
+  LANBOOT_GROUP_EXISTS: 409,
+  LANBOOT_SCHEDULE_NOT_FOUND: 404,
+  LANBOOT_WAKE_FAILED: 500,
   // Network boot (src/boot, src/dhcp)
   LANBOOT_ENROLL_CODE_NOT_FOUND: 404,
   LANBOOT_BOOT_SCRIPT_UNSAFE: 500, // a stored value an iPXE script cannot carry

@@ -2,11 +2,12 @@
 // keeps the two in step. It owns the shared context and hands it to each job (lifecycle,
 // snapshots, commit, space, boot); the engine owns the data path. Its methods take parsed
 // input (input.ts): callers parse what they receive first.
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { SeatMode } from '../config/names.js';
 import type { ImageRepository } from '../db/images.js';
 import type { SeatRepository } from '../db/seats.js';
-import type { EngineEvent, IscsiEngine } from '../native/index.js';
+import type { EngineEvent, IscsiEngine, SessionInfo } from '../native/index.js';
 import type { DataLayout } from '../storage/layout.js';
 import { findSeatByMac, prepareForBoot } from './boot.js';
 import { commitSeat, recoverCommits } from './commit.js';
@@ -45,7 +46,15 @@ export interface SeatManagerOptions extends SpaceThresholds {
   diskTools: DiskTools;
 }
 
+/** What other parts may follow (the boot history): every engine event, and each boot a seat's
+ *  script fetch starts. */
+export interface SeatManagerEvents {
+  engine: [EngineEvent];
+  boot: [{ seat: string; mac: string | null; at: number }];
+}
+
 export class SeatManager {
+  readonly events = new EventEmitter<SeatManagerEvents>();
   private readonly ctx: SeatContext;
   private readonly space: SpaceMonitor;
 
@@ -155,7 +164,14 @@ export class SeatManager {
   }
 
   prepareForBoot(name: string): SeatDetails {
-    return prepareForBoot(this.ctx, name);
+    const details = prepareForBoot(this.ctx, name);
+    this.events.emit('boot', { seat: details.name, mac: details.mac, at: Date.now() });
+    return details;
+  }
+
+  /** The engine's live sessions (counters included). */
+  sessionsOfEngine(): SessionInfo[] {
+    return this.ctx.engine.sessions();
   }
 
   setMenu(name: string, request: MenuRequest): SeatBootView {
@@ -184,5 +200,6 @@ export class SeatManager {
 
   onEngineEvent(event: EngineEvent): void {
     handleEngineEvent(this.ctx.log, this.space, event);
+    this.events.emit('engine', event);
   }
 }

@@ -13,6 +13,9 @@ import { MdnsService } from '../discovery/mdns-service.js';
 import { IsoService } from '../iso/service.js';
 import type { NativeAddon } from '../native/index.js';
 import { createDhcpSocketFactory } from '../dhcp/socket.js';
+import { HistoryService } from '../history/service.js';
+import { DEFAULT_WAKE_SETTINGS } from '../wake/sender.js';
+import { WakeService } from '../wake/service.js';
 import type { SupervisorService } from './service.js';
 
 /** What the services take from the native addon. */
@@ -33,6 +36,9 @@ export function buildServices(config: LanbootConfig, logger: Logger, native: Ser
   }
   services.push(boot);
   services.push(new IsoService(native.sendFileRange));
+  services.push(new HistoryService());
+  // Magic packets leave from the LAN interface, when one is named.
+  services.push(new WakeService({ settings: { ...DEFAULT_WAKE_SETTINGS, interface: config.interface ?? null }, openInterfaceUdpSocket: native.openInterfaceUdpSocket }));
   if (config.mdns !== undefined) services.push(new MdnsService(config.mdns));
   logger.debug({ services: services.map((s) => s.name), dhcp: config.dhcp, tftp: config.tftp ?? null }, 'network boot services');
   return services;

@@ -8,6 +8,7 @@
 // Services add API routes to `api` in mount() (MountContext.api); since the two front apps
 // forward /api/v1/* to it per request, routes added after the apps are built appear on both.
 import { Hono, type Context } from 'hono';
+import { groupRoutes } from './api/groups.js';
 import { imageRoutes } from './api/images.js';
 import { importRoutes } from './api/imports.js';
 import { seatRoutes } from './api/seats.js';
@@ -31,6 +32,7 @@ export function createApiApp(ctx: AppContext): Hono {
   const seats = seatRoutes(ctx);
   app.route('/api/v1/seats', seats);
   app.route('/api/v1/clients', seats);
+  app.route('/api/v1/groups', groupRoutes(ctx));
   app.get('/api/v1/space', (c) => c.json(ctx.seats.spaceReport()));
   return app;
 }

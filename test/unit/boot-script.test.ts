@@ -29,6 +29,8 @@ test('known seat: magic line, initiator IQN, CHAP, sanboot URI in iPXE form, ret
   assert.equal(l[0], '#!ipxe', 'iPXE recognises a script by its first line');
   assert.ok(l.includes('set initiator-iqn iqn.2026-11.local.lanboot:pc.pc-7'));
   assert.ok(l.includes('set username pc-7'));
+  assert.ok(l.includes('set hostname pc-7'), 'the seat name goes to the iBFT as the host name');
+  assert.ok(l.indexOf('set hostname pc-7') < l.findIndex((x) => x.startsWith('sanboot ')), 'set before the disk is booted');
   assert.ok(l.includes('set password AbCdEfGh23456789'));
   assert.ok(l.includes('clear reverse-username'), 'no mutual CHAP left over from an earlier script');
   assert.ok(l.includes('sanboot iscsi:192.168.1.10::3260:0:iqn.2026-11.local.lanboot:seat.pc-7 || goto failed'));

@@ -266,3 +266,19 @@ test('requests relayed from another subnet are not served; from our own subnet t
   assert.equal(local.reply?.yiaddr, '10.50.0.100');
   assert.deepEqual(local.destination, { address: '10.50.0.254', port: 67 });
 });
+
+test('a seat PC gets its seat name as host name (option 12); an unknown PC gets none', async (t) => {
+  const dir = await tempDir(t, 'lanboot-dhcp-engine-');
+  const db = openDatabase(path.join(dir, 'lanboot.db'));
+  t.after(() => db.close());
+  await migrate(db);
+  const names = new Map([[A, 'pc-7']]);
+  const engine = new FullDhcpEngine(settings(), { ...DEFAULT_BOOT_POLICY, serverAddress: SERVER }, new LeaseStore(db, 'eth0'), (mac) => names.get(mac));
+  const hostnameIn = (outcome: ReturnType<FullDhcpEngine['handle']>) => outcome.reply?.options.find(([code]) => code === DhcpOption.HOSTNAME)?.[1].toString('latin1');
+  const offer = engine.handle(msg({ type: DhcpMessageType.DISCOVER, mac: A, pxe: true }), T0);
+  assert.equal(hostnameIn(offer), 'pc-7');
+  const ack = engine.handle(msg({ type: DhcpMessageType.REQUEST, mac: A, requested: offer.reply!.yiaddr, serverId: SERVER }), T0 + 1);
+  assert.equal(typeOf(ack), DhcpMessageType.ACK);
+  assert.equal(hostnameIn(ack), 'pc-7');
+  assert.equal(hostnameIn(engine.handle(msg({ type: DhcpMessageType.DISCOVER, mac: B }), T0)), undefined);
+});

@@ -15,6 +15,7 @@ import {
   parseSnapshotNumber,
   parseVersion,
 } from '../../seats/index.js';
+import { GroupRepository, parseGroupName } from '../../seats/groups.js';
 import type { AppContext } from '../context.js';
 import { checkFields, jsonBodyLimit, readJsonObject, readOptionalJsonObject } from '../json.js';
 
@@ -24,8 +25,13 @@ export function seatRoutes(ctx: AppContext): Hono {
 
   app.post('/', jsonBodyLimit, async (c) => {
     const body = await readJsonObject(c);
-    checkFields(body, ['name', 'image', 'mac', 'mode', 'initiators', 'chap', 'mutualChap', 'size', 'quota', 'iso']);
-    return c.json(ctx.seats.add(parseAddSeatRequest(body)), 201);
+    checkFields(body, ['name', 'image', 'mac', 'mode', 'initiators', 'chap', 'mutualChap', 'size', 'quota', 'iso', 'group']);
+    // The group is parsed with the rest, before anything is stored; it is made on first use.
+    const { group: groupField, ...seatFields } = body;
+    const group = groupField === undefined || groupField === null || groupField === '' ? null : parseGroupName(groupField);
+    const seat = ctx.seats.add(parseAddSeatRequest(seatFields));
+    if (group !== null) new GroupRepository(ctx.db).assign(group, [seat.name], { create: true });
+    return c.json(seat, 201);
   });
 
   // Every seat of an image to a version (default: the image's current one).

@@ -23,6 +23,8 @@ h2{font-size:1.1rem;margin:1.2rem 0 .5rem}
 .mono{font-family:ui-monospace,monospace;font-size:.9rem;word-break:break-all}
 .badge{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-size:.8rem;background:#e9ecef}
 .badge.on{background:#d7f2e0;color:var(--ok)}.badge.off{background:#eceff2;color:var(--muted)}
+.badge.state-up{background:#d7f2e0;color:var(--ok)}.badge.state-off{background:#eceff2;color:var(--muted)}.badge.state-booting{background:#e6effb;color:var(--accent)}.badge.state-fault{background:#fdecea;color:var(--bad)}
+form.search{flex-wrap:nowrap}form.search input{flex:1}.counts .badge{margin-right:.3rem}.chart{margin:0}.chart figcaption{font-weight:600;font-size:.95rem}
 .notice{padding:.6rem .8rem;border-radius:.5rem;margin:0 0 .8rem;border:1px solid}
 .notice.ok{background:#e7f6ec;border-color:#9bd3ad;color:var(--ok)}
 .notice.error{background:#fdecea;border-color:#f1a9a3;color:var(--bad)}

@@ -8,6 +8,7 @@ import { enrollActions } from './actions/enroll.js';
 import { imageActions } from './actions/images.js';
 import { loginActions } from './actions/login.js';
 import { networkActions } from './actions/network.js';
+import { roomActions } from './actions/room.js';
 import { seatActions } from './actions/seat.js';
 import { usbActions } from './actions/usb.js';
 import { CSS_PATH, JS_PATH, UI_CSS, UI_JS } from './assets.js';
@@ -17,6 +18,7 @@ import { imagesPage } from './pages/images.js';
 import { labelPage } from './pages/label.js';
 import { loginPages } from './pages/login.js';
 import { networkPage } from './pages/network.js';
+import { roomPage } from './pages/room.js';
 import { seatPage } from './pages/seat.js';
 import { seatsPage } from './pages/seats.js';
 
@@ -43,6 +45,8 @@ export function mountUi(app: Hono, deps: UiDeps): void {
     seatsPage(ui),
     seatPage(ui),
     seatActions(ui),
+    roomPage(ui),
+    roomActions(ui),
     imagesPage(ui),
     imageActions(ui),
     usbActions(ui),

@@ -4,7 +4,7 @@ import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import { CSS_PATH, JS_PATH } from './assets.js';
 
-export type NavKey = 'home' | 'seats' | 'images' | 'network' | 'label' | 'none';
+export type NavKey = 'home' | 'seats' | 'room' | 'images' | 'network' | 'label' | 'none';
 
 export interface Notice {
   kind: 'ok' | 'error' | 'warn';
@@ -48,6 +48,7 @@ export function Layout(props: { title: string; nav?: NavKey; csrf?: string; noti
           <nav>
             {link('home', '/', 'Home')}
             {link('seats', '/seats', 'Seats')}
+            {link('room', '/room', 'Room')}
             {link('images', '/images', 'Images')}
             {link('network', '/network', 'Network')}
             {link('label', '/label', 'QR')}

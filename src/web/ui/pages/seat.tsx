@@ -2,6 +2,7 @@
 // snapshots and its last boot's steps.
 import { Hono } from 'hono';
 import type { BootEventView, IsoListEntry, SeatDetails, SnapshotView } from '../../views.js';
+import { SeatBootCharts } from '../charts/seat-history.js';
 import type { Env, Ui } from '../kit.js';
 import { formatBytes, Layout, timeAgo } from '../layout.js';
 
@@ -180,6 +181,7 @@ export function seatPage(ui: Ui): Hono<Env> {
         ) : (
           <p class="muted">No boot recorded yet.</p>
         )}
+        <SeatBootCharts ui={ui} name={s.name} />
       </Layout>,
     );
   });
