@@ -18,7 +18,7 @@ const names = (flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv =
 
 test('no interface: only the boot service, no DHCP and no TFTP', () => {
   const config = configFor({ data: '/tmp/x' });
-  assert.deepEqual(names({ data: '/tmp/x' }), ['boot', 'iso']);
+  assert.deepEqual(names({ data: '/tmp/x' }), ['boot', 'iso', 'history', 'wake']);
   assert.equal(config.tftp, undefined);
   assert.deepEqual(config.dhcp, { mode: 'off' });
 });
@@ -26,12 +26,12 @@ test('no interface: only the boot service, no DHCP and no TFTP', () => {
 test('an interface (proxy by default) brings DHCP and TFTP: port 69 as root, 6969 otherwise', () => {
   const config = configFor({ data: '/tmp/x', interface: 'eth0' });
   assert.equal(config.dhcp.mode, 'proxy');
-  assert.deepEqual(names({ data: '/tmp/x', interface: 'eth0' }), ['dhcp', 'tftp', 'boot', 'iso', 'mdns']);
+  assert.deepEqual(names({ data: '/tmp/x', interface: 'eth0' }), ['dhcp', 'tftp', 'boot', 'iso', 'history', 'wake', 'mdns']);
   assert.equal(configFor({ data: '/tmp/x', interface: 'eth0' }, {}, true).tftp?.port, 69);
   assert.equal(config.tftp?.port, 6969);
-  assert.deepEqual(names({ data: '/tmp/x', interface: 'eth0', dhcp: 'off' }), ['boot', 'iso', 'mdns']);
+  assert.deepEqual(names({ data: '/tmp/x', interface: 'eth0', dhcp: 'off' }), ['boot', 'iso', 'history', 'wake', 'mdns']);
   // mDNS: on by default with an interface; --mdns off / LANBOOT_MDNS turn it off.
-  assert.deepEqual(names({ data: '/tmp/x', interface: 'eth0', dhcp: 'off', mdns: 'off' }), ['boot', 'iso']);
+  assert.deepEqual(names({ data: '/tmp/x', interface: 'eth0', dhcp: 'off', mdns: 'off' }), ['boot', 'iso', 'history', 'wake']);
   assert.equal(configFor({ data: '/tmp/x', interface: 'eth0' }, { LANBOOT_MDNS: 'false' }).mdns, undefined);
   assert.equal(configFor({ data: '/tmp/x', mdns: 'on' }).mdns, undefined, 'no interface: nothing on the LAN');
   assert.throws(() => configFor({ data: '/tmp/x' }, { LANBOOT_MDNS: 'maybe' }), /LANBOOT_MDNS: expected on\/off/);
@@ -40,7 +40,7 @@ test('an interface (proxy by default) brings DHCP and TFTP: port 69 as root, 696
 test('--tftp-port / LANBOOT_TFTP_PORT and --dhcp-force / LANBOOT_DHCP_FORCE come from the config', () => {
   const config = configFor({ data: '/tmp/x' }, { LANBOOT_TFTP_PORT: '0' });
   assert.equal(config.tftp?.port, 0);
-  assert.deepEqual(names({ data: '/tmp/x' }, { LANBOOT_TFTP_PORT: '0' }), ['tftp', 'boot', 'iso']);
+  assert.deepEqual(names({ data: '/tmp/x' }, { LANBOOT_TFTP_PORT: '0' }), ['tftp', 'boot', 'iso', 'history', 'wake']);
   assert.equal(configFor({ data: '/tmp/x', 'tftp-port': '7000' }).tftp?.port, 7000);
   assert.throws(() => configFor({ data: '/tmp/x' }, { LANBOOT_TFTP_PORT: '70000' }), (e: unknown) => e instanceof LanbootError && /LANBOOT_TFTP_PORT/.test(e.message));
   const full = { data: '/tmp/x', interface: 'eth0', dhcp: 'full' };
