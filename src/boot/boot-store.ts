@@ -10,6 +10,9 @@ import { generateEnrollCode } from './enroll-code.js';
 export const MAX_EVENTS_PER_MAC = 100;
 export const MAX_EVENTS_TOTAL = 20_000;
 export const MAX_WAITING = 256;
+/** A waiting PC that polled this recently is never pushed off the list: iPXE polls every few
+ *  seconds, so a real PC stays, and a flood of new MACs is refused instead (touchWaiting). */
+export const KEEP_RECENT_POLL_MS = 15_000;
 export const MAX_DETAIL_CHARS = 200;
 export const MAX_VENDOR_CLASS_CHARS = 64;
 
@@ -110,6 +113,7 @@ export interface BootStoreOptions {
   maxEventsPerMac?: number;
   maxEventsTotal?: number;
   maxWaiting?: number;
+  keepRecentPollMs?: number;
 }
 
 export class BootStore {
@@ -117,6 +121,7 @@ export class BootStore {
   private readonly maxEventsPerMac: number;
   private readonly maxEventsTotal: number;
   private readonly maxWaiting: number;
+  private readonly keepRecentPollMs: number;
 
   constructor(
     private readonly db: Db,
@@ -126,6 +131,7 @@ export class BootStore {
     this.maxEventsPerMac = options.maxEventsPerMac ?? MAX_EVENTS_PER_MAC;
     this.maxEventsTotal = options.maxEventsTotal ?? MAX_EVENTS_TOTAL;
     this.maxWaiting = options.maxWaiting ?? MAX_WAITING;
+    this.keepRecentPollMs = options.keepRecentPollMs ?? KEEP_RECENT_POLL_MS;
   }
 
   /** Records one step (mac already normalized). The same step with the same detail as the
@@ -181,8 +187,9 @@ export class BootStore {
   }
 
   /** Marks the MAC as waiting (now), giving it a code on first sight. Arch and vendor class
-   *  come from its latest DHCP step, when there was one. */
-  touchWaiting(mac: string, time = Date.now()): WaitingPc {
+   *  come from its latest DHCP step, when there was one. undefined: the list is full of PCs
+   *  that all polled in the last keepRecentPollMs, so the newcomer is not taken. */
+  touchWaiting(mac: string, time = Date.now()): WaitingPc | undefined {
     return this.db.transaction(() => {
       const existing = this.db.prepare('SELECT * FROM waiting_pcs WHERE mac = ?').get(mac) as WaitingRow | undefined;
       if (existing) {
@@ -193,10 +200,18 @@ export class BootStore {
         .prepare('SELECT arch, vendor_class FROM boot_events WHERE mac = ? AND (arch IS NOT NULL OR vendor_class IS NOT NULL) ORDER BY id DESC LIMIT 1')
         .get(mac) as { arch: number | null; vendor_class: string | null } | undefined;
       // Room for the newcomer: the PCs seen least recently leave the list (they show a new
-      // code if they come back).
-      this.db
-        .prepare('DELETE FROM waiting_pcs WHERE mac IN (SELECT mac FROM waiting_pcs ORDER BY last_seen DESC, mac LIMIT -1 OFFSET ?)')
-        .run(this.maxWaiting - 1);
+      // code if they come back), but never one that is still polling: a host inventing MACs
+      // must not change the codes real PCs show on their screens.
+      const count = (this.db.prepare('SELECT COUNT(*) AS n FROM waiting_pcs').get() as { n: number }).n;
+      if (count >= this.maxWaiting) {
+        this.db
+          .prepare(
+            `DELETE FROM waiting_pcs WHERE last_seen < ? AND mac IN (
+               SELECT mac FROM waiting_pcs ORDER BY last_seen DESC, mac LIMIT -1 OFFSET ?)`,
+          )
+          .run(time - this.keepRecentPollMs, this.maxWaiting - 1);
+        if ((this.db.prepare('SELECT COUNT(*) AS n FROM waiting_pcs').get() as { n: number }).n >= this.maxWaiting) return undefined;
+      }
       const taken = this.db.prepare('SELECT 1 FROM waiting_pcs WHERE code = ?');
       let code = generateEnrollCode(this.randomInt);
       for (let tries = 0; taken.get(code) !== undefined; tries++) {
