@@ -9,11 +9,12 @@
 // Not set: server.timeout (socket inactivity). An ISO transfer runs on the socket's fd in the
 // sendfile reactor while the JS socket is paused (src/iso/http-sender.ts), and an inactivity
 // timer would cut it; the reactor has its own stall timeout.
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface LanHttpLimits {
-  /** Time to receive the complete request headers (RFC 9112 message header). */
+  /** Time to receive the complete request headers (RFC 9112 message header); also the time
+   *  a new connection has to deliver its first request. */
   headersTimeoutMs: number;
   /** Time to receive the whole request, body included. */
   requestTimeoutMs: number;
@@ -45,6 +46,12 @@ export function applyLanHttpLimits(server: Server, limits: LanHttpLimits = LAN_H
   (server as Server & { connectionsCheckingInterval?: number }).connectionsCheckingInterval = 1_000;
   const perAddress = new Map<string, number>();
   let refused = 0;
+  const waitingForRequest = new WeakMap<Socket, NodeJS.Timeout>();
+  server.on('request', (req: IncomingMessage) => {
+    const timer = waitingForRequest.get(req.socket);
+    if (timer) clearTimeout(timer);
+    waitingForRequest.delete(req.socket);
+  });
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress ?? 'unknown';
     const open = perAddress.get(address) ?? 0;
@@ -54,7 +61,13 @@ export function applyLanHttpLimits(server: Server, limits: LanHttpLimits = LAN_H
       return;
     }
     perAddress.set(address, open + 1);
+    // Node's headers timeout starts with the first byte: a connection that sends nothing
+    // would stay open for ever. It gets the same time to deliver its first request.
+    const firstRequest = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    firstRequest.unref();
+    waitingForRequest.set(socket, firstRequest);
     socket.once('close', () => {
+      clearTimeout(firstRequest);
       const left = (perAddress.get(address) ?? 1) - 1;
       if (left <= 0) perAddress.delete(address);
       else perAddress.set(address, left);
