@@ -10,6 +10,9 @@ import { generateEnrollCode } from './enroll-code.js';
 export const MAX_EVENTS_PER_MAC = 100;
 export const MAX_EVENTS_TOTAL = 20_000;
 export const MAX_WAITING = 256;
+/** A waiting PC that polled this recently is never pushed off the list: iPXE polls every few
+ *  seconds, so a real PC stays, and a flood of new MACs is refused instead (touchWaiting). */
+export const KEEP_RECENT_POLL_MS = 15_000;
 export const MAX_DETAIL_CHARS = 200;
 export const MAX_VENDOR_CLASS_CHARS = 64;
 
@@ -114,6 +117,8 @@ export interface BootStoreOptions {
   flushDelayMs?: number;
   /** Called when a deferred write fails (the steps of that batch are lost, nothing else). */
   onFlushError?: (error: unknown, steps: number) => void;
+  /** A waiting PC that polled this recently is never pushed off a full list. */
+  keepRecentPollMs?: number;
 }
 
 /** A step as it will be written: cleaned, with its time fixed when it happened. */
@@ -146,6 +151,7 @@ export class BootStore {
    *  waiting PC touches it. Changes go to the database with the next batch. */
   private readonly waiting = new Map<string, WaitingRow>();
   private readonly waitingWrites = new Map<string, WaitingRow | null>();
+  private readonly keepRecentPollMs: number;
 
   constructor(
     private readonly db: Db,
@@ -158,6 +164,7 @@ export class BootStore {
     this.flushDelayMs = options.flushDelayMs ?? 200;
     this.onFlushError = options.onFlushError;
     for (const row of this.db.prepare('SELECT * FROM waiting_pcs').all() as WaitingRow[]) this.waiting.set(row.mac, row);
+    this.keepRecentPollMs = options.keepRecentPollMs ?? KEEP_RECENT_POLL_MS;
   }
 
   /** Records one step (mac already normalized). The same step with the same detail as the
@@ -266,8 +273,9 @@ export class BootStore {
   }
 
   /** Marks the MAC as waiting (now), giving it a code on first sight. Arch and vendor class
-   *  come from its latest DHCP step, when there was one. */
-  touchWaiting(mac: string, time = Date.now()): WaitingPc {
+   *  come from its latest DHCP step, when there was one. undefined: the list is full of PCs
+   *  that all polled in the last keepRecentPollMs, so the newcomer is not taken. */
+  touchWaiting(mac: string, time = Date.now()): WaitingPc | undefined {
     const existing = this.waiting.get(mac);
     if (existing) {
       existing.last_seen = time;
@@ -286,13 +294,16 @@ export class BootStore {
           .prepare('SELECT arch, vendor_class FROM boot_events WHERE mac = ? AND (arch IS NOT NULL OR vendor_class IS NOT NULL) ORDER BY id DESC LIMIT 1')
           .get(mac) as { arch: number | null; vendor_class: string | null } | undefined);
     // Room for the newcomer: the PCs seen least recently leave the list (they show a new
-    // code if they come back).
+    // code if they come back), but never one that is still polling: a host inventing MACs
+    // must not change the codes real PCs show on their screens.
     if (this.waiting.size >= this.maxWaiting) {
       const byRecency = [...this.waiting.values()].sort((a, b) => b.last_seen - a.last_seen || (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
       for (const row of byRecency.slice(Math.max(0, this.maxWaiting - 1))) {
+        if (row.last_seen >= time - this.keepRecentPollMs) continue;
         this.waiting.delete(row.mac);
         this.writeWaiting(row.mac, null);
       }
+      if (this.waiting.size >= this.maxWaiting) return undefined;
     }
     const taken = new Set([...this.waiting.values()].map((row) => row.code));
     let code = generateEnrollCode(this.randomInt);

@@ -18,9 +18,9 @@ import type { Context, Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { BootSettings, ScriptOwnerCheck } from '../config/config.js';
 import { normalizeMac, quoteInput, validateMode, validateName } from '../config/names.js';
-import { LanbootError } from '../log/errors.js';
 import { errorFields } from '../log/logger.js';
 import { parseAddSeatRequest, type SeatManager } from '../seats/index.js';
+import { checkFields, jsonBodyLimit, readJsonObject } from '../web/json.js';
 import type { MountContext, StartContext, SupervisorService } from '../supervisor/service.js';
 import type { PxeRequestEvent } from '../dhcp/events.js';
 import type { TftpTransferEvent } from '../tftp/server.js';
@@ -381,6 +381,10 @@ export class BootService implements SupervisorService {
       return plainError(c, 429, 'lanboot: too many unknown PCs from this address');
     }
     const waiting = this.store!.touchWaiting(mac);
+    if (!waiting) {
+      log.warn('waiting list full of PCs that are still polling: not added');
+      return plainError(c, 503, 'lanboot: the waiting list is full; try again later');
+    }
     if (waiting.firstSeen === waiting.lastSeen) log.info({ code: waiting.code }, 'unknown PC is waiting to be enrolled');
     this.scriptsServed++;
     if (this.settings.menu.on && !waitOnly) {
@@ -432,18 +436,10 @@ export class BootService implements SupervisorService {
       return c.json(this.store!.events(normalizeMac(macParam, 'mac')));
     });
 
-    app.post('/api/v1/enroll', async (c) => {
-      let body: unknown;
-      try {
-        body = await c.req.json();
-      } catch {
-        throw new LanbootError('LANBOOT_INVALID_INPUT', 'request body: expected a JSON object');
-      }
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new LanbootError('LANBOOT_INVALID_INPUT', 'request body: expected a JSON object');
-      const fields = body as Record<string, unknown>;
-      for (const key of Object.keys(fields)) {
-        if (!['code', 'name', 'image', 'mode', 'size', 'iso'].includes(key)) throw new LanbootError('LANBOOT_INVALID_INPUT', `request body: unknown field ${quoteInput(key)}`);
-      }
+    // Bounded before anything is read: the LAN port reaches this route behind the login.
+    app.post('/api/v1/enroll', jsonBodyLimit, async (c) => {
+      const fields = await readJsonObject(c);
+      checkFields(fields, ['code', 'name', 'image', 'mode', 'size', 'iso']);
       const code = normalizeEnrollCode(fields.code, 'code');
       const name = validateName(fields.name, 'seat', 'name');
       const mode = fields.mode === undefined || fields.mode === null ? undefined : validateMode(fields.mode, 'mode');

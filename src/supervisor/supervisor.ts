@@ -27,6 +27,8 @@ import { acquireDataLock, type DataLock } from '../system/data-lock.js';
 import { advertisedHost } from '../system/network.js';
 import { SystemdNotifier, type SdNotify } from '../system/systemd.js';
 import { lanbootVersion } from '../system/version.js';
+import { createPrivateFile, tightenDatabaseFiles, tightenDataDir } from '../storage/permissions.js';
+import { applyLanHttpLimits } from './http-limits.js';
 import type { LanRequestHandler, MountContext, SupervisorService } from './service.js';
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
@@ -187,10 +189,18 @@ export class Supervisor {
         throw new LanbootError('LANBOOT_CONFIG_INVALID', `--data: ${config.dataDir} is too long for the local API socket (a Unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes)`);
       }
       await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+      // An existing directory keeps its old mode: tightened before anything secret is read.
+      const tightenedDir = tightenDataDir(this.layout);
       this.lock = await acquireDataLock(this.layout.lockFile, this.layout.socket, label);
 
+      const tightenedDb = tightenDatabaseFiles(this.layout);
+      // A new database is created 0600 here, not with the umask's 0644: SQLite gives its -wal
+      // and -shm files the same mode, and opens an empty file as a new database.
+      createPrivateFile(this.layout.database);
       this.db = openDatabase(this.layout.database);
       const { applied } = await migrate(this.db);
+      const tightened = [...tightenedDir, ...tightenedDb];
+      if (tightened.length > 0) this.log.warn({ tightened }, 'data directory was open to other users: permissions tightened');
       if (applied.length > 0) this.log.info({ migrations: applied }, 'database migrated');
       const images = new ImageRepository(this.db);
       const seats = new SeatRepository(this.db);
@@ -308,6 +318,7 @@ export class Supervisor {
       for (const handler of handlers) if (handler(req, res)) return;
       void honoListener(req, res);
     });
+    applyLanHttpLimits(server);
     try {
       await listen(server, target);
     } catch (error) {

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { BootService } from '../../src/boot/service.js';
 import { DhcpService } from '../../src/dhcp/service.js';
 import { createDhcpSocketFactory } from '../../src/dhcp/socket.js';
+import { FREE_FAILURES } from '../../src/web/auth/rate-limit.js';
 import { WebClient } from '../helpers/browser.js';
 import { startFixture, type Fixture } from '../unit/support/supervisor-fixture.js';
 
@@ -213,6 +214,23 @@ test('wrong passwords are rate limited per address with a clear message', async 
   const sixth = await attacker.login('wrong password 6');
   assert.equal(sixth.status, 429);
   assert.match(sixth.text, /wait 2 s/, 'the wait doubles');
+});
+
+test('parallel logins from one address do not slip past the rate limit: at most the free tries reach the password check', async (t) => {
+  const { base } = await start(t);
+  const admin = new WebClient(base);
+  await admin.setup(PASSWORD);
+  const attacker = new WebClient(base);
+  const csrf = WebClient.csrfOf((await attacker.get('/login')).text);
+  const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => attacker.postForm('/login', { _csrf: csrf, password: `wrong password ${i}` })));
+  // "Wrong password." is only written after scrypt ran; the refused ones never reached it.
+  const checked = answers.filter((a) => /Wrong password\./.test(a.text));
+  const refused = answers.filter((a) => a.status === 429 && /Too many wrong passwords: wait \d+ s/.test(a.text));
+  // FREE_FAILURES checks, then the address waits 1 s, 2 s, ...: on a busy machine the burst
+  // can outlast the first waits and earn a check or two more, never forty.
+  assert.ok(checked.length >= FREE_FAILURES && checked.length <= FREE_FAILURES + 3, `password checks: ${checked.length}`);
+  assert.equal(refused.length, 40 - checked.length);
+  assert.equal(attacker.cookies.get('lb_session'), undefined);
 });
 
 test('the open boot endpoints reveal nothing about other seats', async (t) => {

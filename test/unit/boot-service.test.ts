@@ -5,6 +5,7 @@
 // boot-store.test.ts and end to end in test/integration/boot-vm.test.ts).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
 import { BootService } from '../../src/boot/service.js';
@@ -114,4 +115,35 @@ test('one address cannot flood the waiting list with invented MACs', async (t) =
   const enroll = await f.cli(['enroll', waiting.find((w) => w.mac === macs[1])!.code, '--name', 'pc-2', '--image', 'golden']);
   assert.equal(enroll.code, 0, enroll.stderr);
   assert.equal((await get('52:54:00:bb:00:05')).status, 200);
+});
+
+test('POST /api/v1/enroll reads at most 64 KiB of body: a larger one is refused with 413 before it is parsed', async (t) => {
+  const f = await startFixture(t, { services: [new BootService(NO_DHCP)] });
+  const post = (chunks: number) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ socketPath: path.join(f.dataDir, 'lanboot.sock'), path: '/api/v1/enroll', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      // Chunked, no Content-Length: the limit has to count what arrives.
+      req.write('{"code":"');
+      const chunk = 'A'.repeat(16 * 1024);
+      let sent = 0;
+      const pump = () => {
+        while (sent < chunks) {
+          sent++;
+          if (!req.write(chunk)) return void req.once('drain', pump);
+        }
+        req.end('"}');
+      };
+      pump();
+    });
+  const big = await post(64); // 1 MiB
+  assert.equal(big.status, 413);
+  assert.match(big.body, /larger than 65536 bytes/);
+  const small = await post(0);
+  assert.equal(small.status, 400, small.body);
 });

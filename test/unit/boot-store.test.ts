@@ -25,12 +25,12 @@ const MAC_B = '52:54:00:00:00:0b';
 
 test('a waiting PC keeps its code while it waits; first seen stays, last seen moves', async (t) => {
   const store = new BootStore(await freshDb(t));
-  const first = store.touchWaiting(MAC_A, 1000);
-  const again = store.touchWaiting(MAC_A, 5000);
+  const first = store.touchWaiting(MAC_A, 1000)!;
+  const again = store.touchWaiting(MAC_A, 5000)!;
   assert.equal(again.code, first.code, 'stable per MAC while waiting');
   assert.equal(again.firstSeen, new Date(1000).toISOString());
   assert.equal(again.lastSeen, new Date(5000).toISOString());
-  const other = store.touchWaiting(MAC_B, 6000);
+  const other = store.touchWaiting(MAC_B, 6000)!;
   assert.notEqual(other.code, first.code);
   assert.deepEqual(store.listWaiting().map((w) => w.mac), [MAC_A, MAC_B]);
   assert.equal(store.findWaitingByCode(first.code)?.mac, MAC_A);
@@ -38,7 +38,7 @@ test('a waiting PC keeps its code while it waits; first seen stays, last seen mo
   assert.equal(store.findWaitingByCode(first.code), undefined);
   assert.equal(store.removeWaiting(MAC_A), false);
   // Back after enrollment was undone: a new entry (and, here, a new code).
-  const back = store.touchWaiting(MAC_A, 9000);
+  const back = store.touchWaiting(MAC_A, 9000)!;
   assert.equal(back.firstSeen, new Date(9000).toISOString());
 });
 
@@ -47,8 +47,8 @@ test('codes never collide: a taken code is drawn again', async (t) => {
   const sequence = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1];
   let i = 0;
   const store = new BootStore(await freshDb(t), { randomInt: () => sequence[i++] ?? 2 });
-  const a = store.touchWaiting(MAC_A);
-  const b = store.touchWaiting(MAC_B);
+  const a = store.touchWaiting(MAC_A)!;
+  const b = store.touchWaiting(MAC_B)!;
   assert.equal(a.code, 'AAAAAA');
   assert.equal(b.code, 'CCCCCC');
 });
@@ -57,7 +57,7 @@ test('waiting PCs take arch and vendor class from their DHCP steps, before and a
   const store = new BootStore(await freshDb(t));
   store.record({ mac: MAC_A, arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001', step: 'dhcp-discover', detail: 'pxe-bios' });
   store.record({ mac: MAC_A, step: 'http-script', detail: 'enrollment' });
-  const w = store.touchWaiting(MAC_A);
+  const w = store.touchWaiting(MAC_A)!;
   assert.equal(w.arch, 0);
   assert.equal(w.vendorClass, 'PXEClient:Arch:00000:UNDI:002001');
   store.touchWaiting(MAC_B);
@@ -98,7 +98,7 @@ test('events: ordered per MAC, repeats coalesce, bounded per MAC and overall, te
 });
 
 test('the waiting list is bounded: the least recently seen PC leaves first', async (t) => {
-  const store = new BootStore(await freshDb(t), { maxWaiting: 3 });
+  const store = new BootStore(await freshDb(t), { maxWaiting: 3, keepRecentPollMs: 50 });
   for (let i = 0; i < 3; i++) store.touchWaiting(`52:54:00:00:01:0${i}`, 100 + i);
   store.touchWaiting('52:54:00:00:01:00', 200); // seen again: now the most recent
   store.touchWaiting('52:54:00:00:01:09', 300);
@@ -106,6 +106,25 @@ test('the waiting list is bounded: the least recently seen PC leaves first', asy
     store.listWaiting().map((w) => w.mac).sort(),
     ['52:54:00:00:01:00', '52:54:00:00:01:02', '52:54:00:00:01:09'],
   );
+});
+
+test('the waiting list cannot be flushed: PCs that polled in the last seconds stay, newcomers are refused', async (t) => {
+  const store = new BootStore(await freshDb(t), { maxWaiting: 4, keepRecentPollMs: 10_000 });
+  const real = ['52:54:00:00:02:01', '52:54:00:00:02:02'];
+  const codes = real.map((mac) => store.touchWaiting(mac, 1_000)!.code);
+  // One host with many invented MACs fills the rest and goes on.
+  let refused = 0;
+  for (let i = 0; i < 70; i++) {
+    if (store.touchWaiting(`02:00:00:00:03:${i.toString(16).padStart(2, '0')}`, 2_000 + i) === undefined) refused++;
+  }
+  assert.equal(refused, 68);
+  // The real PCs poll again within the window: same codes.
+  assert.deepEqual(real.map((mac) => store.touchWaiting(mac, 5_000)!.code), codes);
+  // The invented ones stop polling; once they are older than the window they give way.
+  const late = store.touchWaiting('52:54:00:00:02:03', 2_100 + 10_000);
+  assert.ok(late, 'a stale entry makes room');
+  assert.equal(store.listWaiting().length, 4);
+  assert.deepEqual(real.map((mac) => store.findWaitingByCode(codes[real.indexOf(mac)]!)?.mac), real);
 });
 
 test('ARP table: complete entries only, hostile lines skipped', () => {

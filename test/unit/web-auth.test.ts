@@ -60,6 +60,18 @@ test('login rate limit: free tries, then doubling waits per address, cleared by 
   for (let i = 0; i < 10_000; i++) limiter.recordFailure(`10.1.${i >> 8}.${i & 255}`);
   assert.ok((limiter as unknown as { entries: Map<string, unknown> }).entries.size <= 4096);
 });
+test('login limiter: an attempt is counted before the password check, so parallel tries cannot pass the gate together', () => {
+  let now = 1_000_000;
+  const limiter = new LoginRateLimiter(() => now);
+  const admitted = Array.from({ length: 40 }, () => limiter.beginAttempt('10.0.0.9')).filter((wait) => wait === 0).length;
+  assert.equal(admitted, FREE_FAILURES);
+  assert.ok(limiter.waitMs('10.0.0.9') > 0);
+  limiter.recordSuccess('10.0.0.9');
+  assert.equal(limiter.beginAttempt('10.0.0.9'), 0, 'a right password clears the address');
+  now += 1;
+  assert.equal(limiter.beginAttempt('10.0.0.10'), 0, 'other addresses are not affected');
+});
+
 
 test('sessions: only token hashes stored, idle and absolute expiry, logout, first-run race', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanboot-auth-'));

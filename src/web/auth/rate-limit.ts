@@ -1,6 +1,9 @@
 // Login rate limit per client address: the first FREE_FAILURES wrong passwords cost nothing,
 // then each further one doubles the wait (1 s, 2 s, 4 s, ... up to MAX_DELAY_MS). A correct
-// password clears the address. Bounded: the oldest addresses are forgotten first, so a host
+// password clears the address. An attempt is counted as a failure BEFORE the password check
+// (beginAttempt) and forgiven only when the password was right: a check takes ~0.1 s (scrypt),
+// and counting after it let parallel requests from one address all pass the gate before the
+// first failure was recorded. Bounded: the oldest addresses are forgotten first, so a host
 // inventing addresses cannot grow memory (and IPv4 on a LAN has few of them anyway).
 
 export const FREE_FAILURES = 5;
@@ -26,6 +29,15 @@ export class LoginRateLimiter {
     const entry = this.fresh(address);
     if (!entry) return 0;
     return Math.max(0, entry.blockedUntil - this.now());
+  }
+
+  /** Gate and count in one synchronous step: 0 = the attempt may check a password (and is
+   *  already counted as a failure until recordSuccess); > 0 = refused, ms still to wait. */
+  beginAttempt(address: string): number {
+    const wait = this.waitMs(address);
+    if (wait > 0) return wait;
+    this.recordFailure(address);
+    return 0;
   }
 
   recordFailure(address: string): number {

@@ -46,10 +46,14 @@ export function loginActions(ui: Ui): Hono<Env> {
       if (error instanceof LanbootError) return loginPage(ui, c, error.message, error.code === 'LANBOOT_CSRF_REJECTED' ? 403 : 400);
       throw error;
     }
+    // Counted before the check, with nothing awaited between gate and count: parallel
+    // requests from one address cannot all reach scrypt (rate-limit.ts).
+    const refused = auth.limiter.beginAttempt(client);
+    if (refused > 0) return loginPage(ui, c, `Too many wrong passwords: wait ${Math.ceil(refused / 1000)} s and try again.`, 429);
     const hash = auth.store.passwordHash();
     const password = form.password ?? '';
     if (hash === undefined || !(await verifyPassword(password, hash))) {
-      const delay = auth.limiter.recordFailure(client);
+      const delay = auth.limiter.waitMs(client);
       log.warn({ client, delayMs: delay }, 'web login: wrong password');
       return loginPage(ui, c, delay > 0 ? `Wrong password. Too many tries: wait ${Math.ceil(delay / 1000)} s before the next one.` : 'Wrong password.', delay > 0 ? 429 : 403);
     }
