@@ -21,7 +21,7 @@ const SEAT_MAC = '52:54:00:12:34:56';
 const OTHER_MAC = '52:54:00:65:43:21';
 
 /** Routes anyone on the LAN may use without a session. */
-const OPEN_ROUTES = new Set(['GET /healthz', 'GET /boot.ipxe', 'GET /ipxe/:name', 'GET /setup', 'POST /setup', 'GET /login', 'POST /login', 'GET /assets/:file']);
+const OPEN_ROUTES = new Set(['GET /healthz', 'GET /boot.ipxe', 'GET /enroll.ipxe', 'GET /ipxe/:name', 'GET /setup', 'POST /setup', 'GET /login', 'POST /login', 'GET /assets/:file']);
 
 function concrete(routePath: string): string {
   return routePath
