@@ -115,7 +115,7 @@ export async function bootIso(t: TestContext, iso: IsoName, firmware: Firmware, 
     }
   } else {
     await waitFor(
-      `a second iPXE DHCP exchange after the ISO (lanboot log: ${lan.logs().slice(-1500)})`,
+      'a second iPXE DHCP exchange after the ISO',
       async () => {
         const events = await lan.bootEvents(mac);
         const ipxeDhcp = events.filter((e) => e.step === 'dhcp-request' && /^ipxe:/.test(e.detail)).reduce((n, e) => n + ((e as { count?: number }).count ?? 1), 0);
@@ -123,7 +123,10 @@ export async function bootIso(t: TestContext, iso: IsoName, firmware: Firmware, 
       },
       ISO_BOOT_TIMEOUT_MS,
       2000,
-    );
+    ).catch(async (error: Error) => {
+      await pc.screendump(shot).catch(() => undefined);
+      throw new Error(`${error.message} (screendump: ${shot})\nboot timeline: ${JSON.stringify(await lan.bootEvents(mac))}\nlanboot:\n${lan.logs().slice(-3000)}`);
+    });
     if (firmware === 'bios') {
       // The ISO's iPXE fetched the seat's script again: the one-shot choice is spent (or the
       // menu waits again), and the usual boot runs the disk.
