@@ -67,6 +67,31 @@ export function iscsiSanUri(input: Pick<SanBootScriptInput, 'server' | 'iscsiPor
 export interface ScriptIso {
   name: string;
   url: string;
+  /** Where the box serves syslinux's memdisk, for an ISO small enough to be loaded whole into
+   *  the PC's memory when iPXE cannot boot it as a SAN disk (BIOS only, see isoLines). */
+  memdiskUrl?: string | undefined;
+}
+
+/** ISOs up to this size also get the memdisk fallback: memdisk copies the whole ISO into the
+ *  PC's memory, which suits a rescue or memory-test ISO, never a multi-GB installer. */
+export const MEMDISK_MAX_ISO_BYTES = 256 * 1024 * 1024;
+
+/** Boots an ISO over HTTP. iPXE's SAN boot of an ISO runs its El Torito entry only when that
+ *  entry is "no emulation" (BIOS: INT 13h CD-ROM; UEFI: the firmware's El Torito partition
+ *  driver). Many small BIOS ISOs (memtest86+, FreeDOS, old rescue disks) boot through a floppy
+ *  emulation entry instead: iPXE refuses those ("Operation not supported"), and syslinux's
+ *  memdisk (`iso raw`) boots them from a copy in memory. UEFI has no such fallback. */
+function isoLines(iso: ScriptIso): string[] {
+  const url = scriptValue(iso.url, 'ISO URL');
+  if (iso.memdiskUrl === undefined) return [`sanboot ${url} || goto failed`];
+  return [
+    `sanboot ${url} ||`,
+    'iseq ${platform} pcbios || goto failed',
+    `echo ${echoText(['lanboot:', 'not', 'a', 'SAN-bootable', 'ISO,', 'loading', iso.name, 'into', 'memory', 'with', 'memdisk'], 'message')}`,
+    `kernel ${scriptValue(iso.memdiskUrl, 'memdisk URL')} iso raw || goto failed`,
+    `initrd ${url} || goto failed`,
+    'boot || goto failed',
+  ];
 }
 
 /** One thing a PC can boot.
@@ -111,7 +136,7 @@ function targetLines(target: ScriptTarget, seat: { name: string; uri: string } |
       return lines;
     }
     case 'iso':
-      return [`echo ${echoText(['lanboot:', 'booting', target.iso.name], 'message')}`, `sanboot ${scriptValue(target.iso.url, 'ISO URL')} || goto failed`];
+      return [`echo ${echoText(['lanboot:', 'booting', target.iso.name], 'message')}`, ...isoLines(target.iso)];
     case 'local':
       // BIOS: iPXE boots the BIOS's own first hard disk (ipxe.org/cmd/sanboot, "boot from
       // the local disk"). UEFI (or no local disk): exit hands the PC back to its firmware,

@@ -27,10 +27,13 @@ import type { TftpTransferEvent } from '../tftp/server.js';
 import { DEBIAN_IPXE_BOOT_FILES, fileMapProvider } from '../tftp/boot-files.js';
 import { BootStore, type BootEventInput } from './boot-store.js';
 import { normalizeEnrollCode } from './enroll-code.js';
-import { enrollmentScript, macProbeScript, sanBootScript, unknownPcMenuScript, type ScriptIso, type ScriptPlan, type ScriptTarget } from './ipxe-script.js';
+import { enrollmentScript, macProbeScript, MEMDISK_MAX_ISO_BYTES, sanBootScript, unknownPcMenuScript, type ScriptIso, type ScriptPlan, type ScriptTarget } from './ipxe-script.js';
 import { IsoLibrary, isoUrl } from '../iso/library.js';
 import { storedBootChoice, type BootChoice, type SeatDetails } from '../seats/index.js';
 import { macForAddress } from './neighbors.js';
+
+/** syslinux's memdisk (Debian package syslinux-common). */
+export const MEMDISK_PATH = '/usr/lib/syslinux/memdisk';
 
 /** Seconds between an unknown PC's polls of its boot script. */
 export const ENROLL_POLL_SECONDS = 3;
@@ -42,8 +45,10 @@ export const MAX_WAITING_PER_ADDRESS = 4;
 /** Client addresses remembered for that limit (oldest forgotten first). */
 const MAX_TRACKED_ADDRESSES = 4096;
 
-/** What UEFI HTTP boot may fetch under /ipxe/ (boot-policy.ts hands out these URLs). */
-export const HTTP_IPXE_FILES: Readonly<Record<string, string>> = DEBIAN_IPXE_BOOT_FILES;
+/** What may be fetched under /ipxe/: the iPXE binaries for UEFI HTTP boot (boot-policy.ts
+ *  hands out these URLs), and syslinux's memdisk, which boot scripts load to boot a small BIOS
+ *  ISO from memory (ipxe-script.ts isoLines). */
+export const HTTP_IPXE_FILES: Readonly<Record<string, string>> = { ...DEBIAN_IPXE_BOOT_FILES, memdisk: MEMDISK_PATH };
 
 export interface BootServiceOptions {
   /** name -> absolute path of the binaries served under /ipxe/ (tests point it elsewhere). */
@@ -237,7 +242,12 @@ export class BootService implements SupervisorService {
 
   /** The ISO library as menu entries, with URLs on the address the PC reached the box at. */
   private isoEntries(server: string): ScriptIso[] {
-    return this.library!.list().map((row) => ({ name: `${row.imageName}/${row.fileName}`, url: isoUrl(server, this.httpPort, row.imageName, row.fileName) }));
+    const memdiskUrl = this.ipxeFileNames.has('memdisk') ? `${this.baseUrl(server)}/ipxe/memdisk` : undefined;
+    return this.library!.list().map((row) => ({
+      name: `${row.imageName}/${row.fileName}`,
+      url: isoUrl(server, this.httpPort, row.imageName, row.fileName),
+      memdiskUrl: row.sizeBytes <= MEMDISK_MAX_ISO_BYTES ? memdiskUrl : undefined,
+    }));
   }
 
   /** What a seat's boot script does (docs/boot.md, "What a PC boots"):

@@ -48,7 +48,11 @@ test('a seat boots its disk; --once boots an ISO, local or the menu for one boot
   const shown = JSON.parse(await ok(['seat', 'show', 'pc1', '--json'])) as { boot: { once: string | null } };
   assert.equal(shown.boot.once, 'iso:tools/ipxe.iso');
   const isoBoot = await script();
-  assert.match(isoBoot, new RegExp(`^sanboot http://127\\.0\\.0\\.1:${port}/iso/tools/ipxe\\.iso \\|\\| goto failed$`, 'm'));
+  assert.match(isoBoot, new RegExp(`^sanboot http://127\\.0\\.0\\.1:${port}/iso/tools/ipxe\\.iso \\|\\|$`, 'm'));
+  // A small ISO iPXE cannot SAN-boot (floppy emulation) is loaded into memory by memdisk,
+  // on BIOS only.
+  assert.match(isoBoot, /^iseq \$\{platform\} pcbios \|\| goto failed$/m);
+  assert.match(isoBoot, new RegExp(`^kernel http://127\\.0\\.0\\.1:${port}/ipxe/memdisk iso raw \\|\\| goto failed\ninitrd http://127\\.0\\.0\\.1:${port}/iso/tools/ipxe\\.iso \\|\\| goto failed\nboot \\|\\| goto failed$`, 'm'));
   assert.doesNotMatch(isoBoot, /sanboot iscsi:/, 'an ISO boots without the disk');
   assert.match(await script(), /^sanboot iscsi:/m, 'the next boot is the usual one again');
   assert.equal((JSON.parse(await ok(['seat', 'show', 'pc1', '--json'])) as { boot: { once: string | null } }).boot.once, null);
@@ -151,6 +155,12 @@ test('no ISO or seat name can put an iPXE command into a script', () => {
   const seat = { seatName: 'pc1', mode: 'fresh' as const, server: '10.0.0.1', iscsiPort: 3260, lun: 0, targetIqn: 'iqn.2024-01.local.lanboot:pc1', initiatorIqn: 'iqn.2024-01.local.lanboot:init.pc1', chap: null, mutualChap: null, retryUrl: 'http://10.0.0.1/boot.ipxe?mac=x' };
   const evil: ScriptTarget = { kind: 'iso', iso: { name: 'x.iso || shell', url: 'http://10.0.0.1/iso/x/x.iso' } };
   assert.throws(() => sanBootScript(seat, { kind: 'menu', entries: [{ kind: 'disk' }, evil], defaultIndex: 0, timeoutSeconds: 5 }), /LANBOOT_BOOT_SCRIPT_UNSAFE|characters an iPXE script cannot carry/);
+  // A big ISO (an installer) gets no memdisk fallback: it would not fit in memory.
+  const big = sanBootScript(seat, { kind: 'direct', target: { kind: 'iso', iso: { name: 'w/win.iso', url: 'http://10.0.0.1/iso/w/win.iso' } } });
+  assert.match(big, /^sanboot http:\/\/10\.0\.0\.1\/iso\/w\/win\.iso \|\| goto failed$/m);
+  assert.doesNotMatch(big, /memdisk/);
+  const evilMemdisk: ScriptTarget = { kind: 'iso', iso: { name: 'x/x.iso', url: 'http://10.0.0.1/iso/x/x.iso', memdiskUrl: 'http://10.0.0.1/ipxe/memdisk iso raw' } };
+  assert.throws(() => sanBootScript(seat, { kind: 'direct', target: evilMemdisk }), /cannot carry safely/);
   const evilUrl: ScriptTarget = { kind: 'iso', iso: { name: 'x/x.iso', url: 'http://10.0.0.1/iso/x/${shell}.iso' } };
   assert.throws(() => sanBootScript(seat, { kind: 'direct', target: evilUrl }), /cannot carry safely/);
   assert.throws(() => unknownPcMenuScript({ code: 'ABC DEF', mac: '52:54:00:00:00:01', enrollUrlBase: 'http://x/enroll.ipxe', entries: [], timeoutSeconds: 5, retryUrl: 'http://x/b' }), /cannot carry safely/);
