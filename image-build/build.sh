@@ -5,6 +5,12 @@
 #
 #   image-build/build.sh [--arch amd64|arm64] [--out DIR] [--cache DIR] [--mirror URL]
 #
+# Another architecture than the host's (arm64 on an amd64 machine): mmdebstrap runs the foreign
+# root's maintainer scripts through qemu-user-static (image-build/binfmt.sh registers it), and
+# the native modules are cross-compiled (image-build/cross-addon.sh, decision 0023). arm64 also
+# writes a Raspberry Pi 4/5 image (-rpi.img) from the same root: an MBR disk whose first
+# partition holds the Pi firmware (Debian's raspi-firmware) and the kernel.
+#
 # Needs root (mmdebstrap --mode=root, chroot), mmdebstrap, mksquashfs/unsquashfs, sgdisk,
 # mkfs.vfat, mtools. No loop devices: partitions are assembled with dd into the image file.
 # Prints the image path on the last line of stdout.
@@ -40,14 +46,15 @@ log() { echo "[image-build $(date -u +%H:%M:%S)] $*" >&2; }
 die() { echo "build.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (mmdebstrap --mode=root and chroot)"
-for tool in mmdebstrap mksquashfs unsquashfs sgdisk mkfs.vfat mcopy mmd sha256sum; do
+for tool in mmdebstrap mksquashfs unsquashfs sgdisk sfdisk mkfs.vfat mcopy mmd sha256sum; do
   command -v "$tool" >/dev/null || die "missing tool '$tool' (run scripts/install-system-deps.sh)"
 done
 [ -f "$repo/dist/src/cli/main.js" ] || die "dist/ is not built: run 'npm run build' first"
 [ -f "$repo/build/Release/lanboot_native.node" ] || die "the native addon is not built: run 'npm run build:native' first"
-if [ "$arch" != "$(dpkg --print-architecture)" ]; then
-  # The host-built addon and better-sqlite3 are for the host's architecture.
-  die "--arch $arch on a $(dpkg --print-architecture) host: build on a $arch machine (see docs/appliance.md, arm64)"
+host_arch="$(dpkg --print-architecture)"
+if [ "$arch" != "$host_arch" ]; then
+  command -v qemu-aarch64-static >/dev/null || die "missing qemu-user-static (run scripts/install-system-deps.sh)"
+  bash "$repo/image-build/binfmt.sh" "$arch"
 fi
 
 started=$(date +%s)
@@ -55,6 +62,7 @@ version="$(git -C "$repo" describe --always --dirty --tags 2>/dev/null || echo u
 mkdir -p "$out"
 work="$(mktemp -d "$out/.work.XXXXXX")"
 img=""
+rpi_name=""
 finished=0
 # A failed build leaves neither its work tree nor a half-written image behind.
 cleanup() {
@@ -63,7 +71,7 @@ cleanup() {
   local status=$?
   { grep -F " $work/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf --one-file-system "$work"
-  if [ "$finished" != 1 ] && [ -n "$img" ]; then rm -f "$img"; fi
+  if [ "$finished" != 1 ] && [ -n "$img" ]; then rm -f "$img"; [ -z "$rpi_name" ] || rm -f "$out/$rpi_name"; fi
   exit "$status"
 }
 trap cleanup EXIT
@@ -75,9 +83,18 @@ app="$work/app"
 log "staging lanboot $version"
 mkdir -p "$app/dist" "$app/build/Release"
 cp -a "$repo/dist/src" "$app/dist/src"
-cp -a "$repo/build/Release/lanboot_native.node" "$app/build/Release/"
 cp -a "$repo/package.json" "$repo/package-lock.json" "$app/"
-cp -a "$repo/node_modules" "$app/node_modules"
+cp -a "$repo/node_modules/." "$app/node_modules"
+if [ "$arch" = "$host_arch" ]; then
+  cp -a "$repo/build/Release/lanboot_native.node" "$app/build/Release/"
+else
+  # The host's builds are for the host's CPU: cross-compile both native modules. Kept in the
+  # ignored build-<arch>/ so a second image build reuses better-sqlite3's.
+  log "cross-compiling the native modules for $arch"
+  bash "$repo/image-build/cross-addon.sh" "$arch" "$repo/build-$arch"
+  cp "$repo/build-$arch/lanboot_native.node" "$app/build/Release/"
+  cp "$repo/build-$arch/better_sqlite3.node" "$app/node_modules/better-sqlite3/build/Release/better_sqlite3.node"
+fi
 # prune needs no network; --ignore-scripts: nothing may rebuild the host-built modules here.
 (cd "$app" && npm prune --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
 # Build leftovers of better-sqlite3 that are not needed at run time (its sources are ~10 MB).
@@ -97,8 +114,18 @@ if [ -n "$cache" ]; then
     --setup-hook="mkdir -p \"\$1\"/var/cache/apt/archives/ && cp -a '$cache'/. \"\$1\"/var/cache/apt/archives/ 2>/dev/null || true"
     --customize-hook="cp -a \"\$1\"/var/cache/apt/archives/*.deb '$cache'/ 2>/dev/null || true; rm -f \"\$1\"/var/cache/apt/archives/*.deb")
 fi
+# arm64: the Raspberry Pi firmware is in non-free-firmware; it is downloaded (not installed:
+# its kernel hooks want a mounted /boot/firmware) and unpacked for the -rpi image.
+components=main
+rpi_hook=()
+if [ "$arch" = arm64 ]; then
+  components=main,non-free-firmware
+  mkdir -p "$work/rpi"
+  rpi_hook+=(--customize-hook="chroot \"\$1\" sh -c 'cd /tmp && apt-get download -q raspi-firmware' >&2 && mv \"\$1\"/tmp/raspi-firmware_*.deb '$work/rpi/'")
+fi
 log "mmdebstrap $suite $arch: $packages"
 mmdebstrap --mode=root --variant=apt --arch="$arch" --format=directory \
+  --components="$components" \
   --include="$packages" \
   --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/info/*' \
@@ -110,6 +137,7 @@ mmdebstrap --mode=root --variant=apt --arch="$arch" --format=directory \
   --dpkgopt='path-exclude=/usr/share/zsh/*' \
   --essential-hook="mkdir -p \"\$1/etc/initramfs-tools/hooks\" && install -m 0755 '$repo/image-build/initramfs-squashfs-hook' \"\$1/etc/initramfs-tools/hooks/lanboot-squashfs\"" \
   "${hook_args[@]}" \
+  "${rpi_hook[@]}" \
   --customize-hook="'$repo/image-build/customize.sh' \"\$1\" '$app' '$repo' '$version' '$arch'" \
   "$suite" "$root" "$mirror" >&2
 
@@ -121,6 +149,11 @@ mkdir -p "$work/boot"
 cp "$kernel" "$work/boot/vmlinuz"
 cp "$initrd" "$work/boot/initrd.img"
 cp "$root/usr/lib/systemd/boot/efi/systemd-boot$efi_name.efi" "$work/boot/$boot_efi"
+if [ "$arch" = arm64 ]; then
+  # Device trees of the Pi 4/5 family for the -rpi image (from linux-image-arm64).
+  mkdir -p "$work/rpi/dtb"
+  cp "$(dirname "$(ls -d "$root"/usr/lib/linux-image-*/broadcom | sort -V | tail -1)")"/broadcom/bcm271[12]-*.dtb "$work/rpi/dtb/"
+fi
 rm -f "$root"/boot/vmlinuz-* "$root"/boot/initrd.img-* "$root"/boot/System.map-* "$root"/boot/config-*
 rm -f "$root/vmlinuz" "$root/vmlinuz.old" "$root/initrd.img" "$root/initrd.img.old"
 
@@ -190,6 +223,49 @@ sgdisk --verify "$img" | grep -q 'No problems found' || die "GPT verification fa
 back_sha="$(dd if="$img" bs=1M skip=$((root_a_start * mib)) count="$sqfs_bytes" iflag=skip_bytes,count_bytes status=none | sha256sum | cut -d' ' -f1)"
 [ "$back_sha" = "$sqfs_sha" ] || die "root partition read-back differs from the squashfs"
 
+# 6. arm64: the Raspberry Pi 4/5 image. The Pi boot ROM/EEPROM reads the first FAT partition of
+# an MBR disk (GPT works on newer EEPROMs, MBR on all): the firmware (start4.elf/fixup4.dat on a
+# Pi 4; a Pi 5 keeps it in its EEPROM), the device trees, config.txt, cmdline.txt and the
+# kernel + initramfs, which the firmware loads itself (no UEFI, no systemd-boot).
+if [ "$arch" = arm64 ]; then
+  log "Raspberry Pi image"
+  deb="$(ls "$work"/rpi/raspi-firmware_*.deb | head -1)"
+  dpkg-deb -x "$deb" "$work/rpi/pkg"
+  fw="$work/rpi/pkg/usr/lib/raspi-firmware"
+  rpi_fat="$work/rpi/firmware.img"
+  fw_bytes=$(du -cb "$fw"/start4*.elf "$fw"/fixup4*.dat "$work"/rpi/dtb/*.dtb "$work/boot/vmlinuz" "$work/boot/initrd.img" | tail -1 | cut -f1)
+  fw_mib=$(( fw_bytes * 2 / mib + 32 ))
+  disk_id="$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+  mkfs.vfat -C -F 32 -n RASPIFIRM "$rpi_fat" $((fw_mib * 1024)) >/dev/null
+  {
+    echo "# lanboot $version for Raspberry Pi 4 / 400 / CM4 and Pi 5 (docs/appliance.md \"Raspberry Pi\")."
+    echo "[all]"
+    echo "arm_64bit=1"
+    echo "# Debian's kernel and device trees are upstream Linux's, not the Raspberry Pi fork's."
+    echo "upstream_kernel=1"
+    echo "kernel=vmlinuz"
+    echo "initramfs initrd.img followkernel"
+    echo "# The serial console on GPIO 14/15 (ttyS1 on a Pi 4; a Pi 5's debug connector is ttyAMA10)."
+    echo "enable_uart=1"
+    echo "disable_overscan=1"
+  } > "$work/rpi/config.txt"
+  echo "root=PARTUUID=$disk_id-02 rootfstype=squashfs ro console=tty0 console=ttyS1,115200 lanboot.slot=a" > "$work/rpi/cmdline.txt"
+  mcopy -i "$rpi_fat" "$fw"/start4*.elf "$fw"/fixup4*.dat "$work"/rpi/dtb/*.dtb "$work/rpi/config.txt" "$work/rpi/cmdline.txt" \
+    "$work/boot/vmlinuz" "$work/boot/initrd.img" "$work/esp/lanboot-release" ::/
+  for f in "$fw"/LICENCE*; do [ -f "$f" ] && mcopy -i "$rpi_fat" "$f" ::/; done
+  rpi_name="lanboot-$version-arm64-rpi.img"
+  rpi_img="$out/$rpi_name"
+  rpi_root_start=$((1 + fw_mib))
+  truncate -s "$(( rpi_root_start + root_mib + 1 ))M" "$rpi_img"
+  # Type c = FAT32 (LBA), flagged bootable for firmwares that look for it; 83 = Linux.
+  printf 'label: dos\nlabel-id: 0x%s\nstart=1MiB, size=%sMiB, type=c, bootable\nstart=%sMiB, size=%sMiB, type=83\n' \
+    "$disk_id" "$fw_mib" "$rpi_root_start" "$root_mib" | sfdisk -q "$rpi_img"
+  dd if="$rpi_fat" of="$rpi_img" bs=1M seek=1 conv=notrunc,sparse status=none
+  dd if="$sqfs" of="$rpi_img" bs=1M seek=$rpi_root_start conv=notrunc,sparse status=none
+  back_sha="$(dd if="$rpi_img" bs=1M skip=$((rpi_root_start * mib)) count="$sqfs_bytes" iflag=skip_bytes,count_bytes status=none | sha256sum | cut -d' ' -f1)"
+  [ "$back_sha" = "$sqfs_sha" ] || die "Pi root partition read-back differs from the squashfs"
+fi
+
 img_sha="$(sha256sum "$img" | cut -d' ' -f1)"
 elapsed=$(( $(date +%s) - started ))
 cat > "$img.json" <<EOF
@@ -206,11 +282,13 @@ cat > "$img.json" <<EOF
   "rootSlotMiB": $root_mib,
   "rootPartuuidA": "$root_a_uuid",
   "kernelCmdline": "$cmdline",
+  "rpiImage": "$rpi_name",
   "buildSeconds": $elapsed
 }
 EOF
 finished=1
 ln -sf "$name" "$out/lanboot-latest-$arch.img"
 ln -sf "$name.json" "$out/lanboot-latest-$arch.img.json"
+[ -z "$rpi_name" ] || ln -sf "$rpi_name" "$out/lanboot-latest-arm64-rpi.img"
 log "built $img ($(du -h --apparent-size "$img" | cut -f1), squashfs $((sqfs_bytes / mib)) MiB) in ${elapsed}s"
 echo "$img"

@@ -30,7 +30,16 @@ packages=(
   mmdebstrap squashfs-tools erofs-utils dosfstools fdisk gdisk
   # ... trixie's archive key for mmdebstrap, and the FAT tools that fill the ESP without loop devices
   debian-archive-keyring mtools
+  # arm64 image from any machine (docs/decisions/0023): qemu-user-static + binfmt for the foreign
+  # root, the cross compiler for the native modules, qemu-system-aarch64 + UEFI to boot it
+  qemu-user-static arch-test qemu-system-arm qemu-efi-aarch64 file
 )
+# On another architecture than arm64: the cross compiler and the arm64 libcrypto the native
+# tests link (multiarch, `dpkg --add-architecture arm64`), run under qemu-user.
+host_arch="$(dpkg --print-architecture)"
+if [ "$host_arch" != arm64 ]; then
+  packages+=(g++-aarch64-linux-gnu libssl-dev:arm64)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -50,5 +59,8 @@ fi
 
 echo "lanboot: installing Debian packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+if [ "$host_arch" != arm64 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -250,6 +250,13 @@ void testSpaceReport() {
   CHECK_EQ(reasons.size(), size_t{3});
   if (reasons.size() == 3) CHECK(reasons[2] == "quota");
 
+  // The disk-full half forks a child into its own mount namespace. Under qemu-user (the arm64
+  // cross run, native/Makefile cross-test) that child spins forever inside the emulator after
+  // fork; it tests the kernel's ENOSPC, not the CPU, and the native run covers it.
+  if (std::getenv("LANBOOT_UNDER_QEMU_USER")) {
+    std::printf("  disk-full case not run under qemu-user (the native run has it)\n");
+    return;
+  }
   const std::string mountPoint = dir.path + "/small";
   CHECK_EQ(::mkdir(mountPoint.c_str(), 0700), 0);
   std::fflush(nullptr);

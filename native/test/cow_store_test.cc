@@ -689,6 +689,8 @@ void testFileSystemFullReturnsEnospc() {
 }  // namespace
 
 int main() {
+  // One line per case as it starts, also into a pipe: a hang shows where it is.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   struct Case {
     const char* name;
     void (*run)();

@@ -1,6 +1,8 @@
-// The appliance image in qemu: builds it with image-build/build.sh (once per test process),
-// boots it under OVMF + TCG with a data disk, collects COM1 (the system console) in a file, and
-// drives it through a root shell on COM2. That shell exists only because the test asks for it:
+// The appliance image in qemu: builds it with image-build/build.sh (once per test process and
+// architecture), boots it under UEFI + TCG with a data disk (amd64: q35 + OVMF; arm64: virt +
+// AAVMF, Debian's qemu-efi-aarch64), collects the first serial port (the system console) in a
+// file, and drives it through a root shell on COM2 (arm64: the virtio console hvc0, as virt
+// has one UART). That shell exists only because the test asks for it:
 // the SMBIOS type 11 credential `lanboot.root-console` (lanboot-root-console.service,
 // docs/appliance.md "Console access"). With `usb`, the machine has an empty xHCI port that a
 // test fills and empties at run time through qemu's QMP socket (plugUsbStick/pullUsbStick), the
@@ -17,37 +19,46 @@ import { type Cleanup, FatalWaitError, killTree, repoRoot, requireTools, runTool
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+export const AAVMF_CODE = '/usr/share/AAVMF/AAVMF_CODE.fd';
+export const AAVMF_VARS = '/usr/share/AAVMF/AAVMF_VARS.fd';
+export type ApplianceArch = 'amd64' | 'arm64';
 /** Debian packages downloaded by earlier builds on this machine; CI starts without them. */
 export const IMAGE_DEB_CACHE = path.join(repoRoot, 'test', '.cache', 'image-debs');
 
 export interface ApplianceImage {
   path: string;
-  meta: { version: string; imageBytes: number; imageAllocatedBytes: number; squashfsBytes: number; buildSeconds: number; kernelCmdline: string };
+  meta: { version: string; arch: ApplianceArch; imageBytes: number; imageAllocatedBytes: number; squashfsBytes: number; buildSeconds: number; kernelCmdline: string; rpiImage?: string };
   /** Wall time of the build in this process (0 when reused). */
   buildMs: number;
 }
 
-let building: Promise<ApplianceImage> | undefined;
-let buildDir: string | undefined;
+const building = new Map<ApplianceArch, Promise<ApplianceImage>>();
+const buildDirs: string[] = [];
 process.once('exit', () => {
   // Never delete through a mount an interrupted mmdebstrap may have left (build.sh unmounts).
-  if (buildDir && !fs.readFileSync('/proc/mounts', 'utf8').includes(` ${buildDir}/`)) fs.rmSync(buildDir, { recursive: true, force: true });
+  const mounts = fs.readFileSync('/proc/mounts', 'utf8');
+  for (const dir of buildDirs) if (!mounts.includes(` ${dir}/`)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Builds the amd64 image once per test process (a second caller gets the same image). */
-export function buildApplianceImage(log: (line: string) => void): Promise<ApplianceImage> {
-  building ??= (async () => {
+/** Builds the image for `arch` once per test process (a second caller gets the same image).
+ *  arm64 on an amd64 host is the cross build (qemu-user root, cross-compiled modules). */
+export function buildApplianceImage(log: (line: string) => void, arch: ApplianceArch = 'amd64'): Promise<ApplianceImage> {
+  let promise = building.get(arch);
+  if (promise) return promise;
+  promise = (async () => {
     // Development only (CI never sets it): reuse an image built by hand with build.sh.
-    const prebuilt = process.env['LANBOOT_APPLIANCE_IMAGE'];
+    const prebuilt = process.env[arch === 'amd64' ? 'LANBOOT_APPLIANCE_IMAGE' : `LANBOOT_APPLIANCE_IMAGE_${arch.toUpperCase()}`];
     if (prebuilt) {
       log(`LANBOOT_APPLIANCE_IMAGE=${prebuilt}: NOT building, reusing that image`);
       const meta = JSON.parse(await fsp.readFile(`${prebuilt}.json`, 'utf8')) as ApplianceImage['meta'];
       return { path: fs.realpathSync(prebuilt), meta, buildMs: 0 };
     }
     requireTools('mmdebstrap', 'mksquashfs', 'unsquashfs', 'sgdisk', 'mkfs.vfat', 'mcopy', 'qemu-img');
-    buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanboot-appliance-'));
+    const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), `lanboot-appliance-${arch}-`));
+    buildDirs.push(buildDir);
     const started = Date.now();
-    const result = await runTool('bash', [path.join(repoRoot, 'image-build', 'build.sh'), '--out', buildDir, '--cache', IMAGE_DEB_CACHE], { timeoutMs: 900_000 });
+    // arm64 runs every maintainer script under qemu-user: several times amd64's build time.
+    const result = await runTool('bash', [path.join(repoRoot, 'image-build', 'build.sh'), '--arch', arch, '--out', buildDir, '--cache', IMAGE_DEB_CACHE], { timeoutMs: arch === 'amd64' ? 900_000 : 3_600_000 });
     if (result.code !== 0) throw new Error(`image-build/build.sh failed (${result.code}):\n${result.stderr.slice(-6000)}`);
     const imagePath = result.stdout.trim().split('\n').pop() ?? '';
     assert.ok(fs.existsSync(imagePath), `build.sh printed no image path: ${result.stdout}`);
@@ -55,7 +66,8 @@ export function buildApplianceImage(log: (line: string) => void): Promise<Applia
     log(`image ${path.basename(imagePath)}: ${meta.imageBytes} bytes (${meta.imageAllocatedBytes} allocated), squashfs ${meta.squashfsBytes}, built in ${Date.now() - started} ms`);
     return { path: imagePath, meta, buildMs: Date.now() - started };
   })();
-  return building;
+  building.set(arch, promise);
+  return promise;
 }
 
 export interface ShellResult {
@@ -226,6 +238,8 @@ export async function makeUsbStick(file: string, stick: { sizeBytes: number; lab
 
 export interface ApplianceOptions {
   image: string;
+  /** The image's CPU architecture (default amd64); arm64 boots in qemu-system-aarch64 -M virt. */
+  arch?: ApplianceArch;
   work: string;
   /** Raw file used as the data disk (its serial is LBDATA01). */
   dataDisk: string;
@@ -243,17 +257,20 @@ export interface ApplianceOptions {
 }
 
 export async function startAppliance(t: Cleanup, options: ApplianceOptions): Promise<Appliance> {
-  requireTools('qemu-system-x86_64', 'qemu-img');
-  assert.ok(fs.existsSync(OVMF_CODE), `${OVMF_CODE} is missing (Debian package ovmf)`);
+  const arm64 = options.arch === 'arm64';
+  const qemuBinary = arm64 ? 'qemu-system-aarch64' : 'qemu-system-x86_64';
+  const [firmwareCode, firmwareVars] = arm64 ? [AAVMF_CODE, AAVMF_VARS] : [OVMF_CODE, OVMF_VARS];
+  requireTools(qemuBinary, 'qemu-img');
+  assert.ok(fs.existsSync(firmwareCode), `${firmwareCode} is missing (Debian package ${arm64 ? 'qemu-efi-aarch64' : 'ovmf'})`);
   const { work } = options;
   // The image itself stays pristine: the guest writes to a qcow2 overlay (the root is read-only
   // anyway; this keeps the ESP and GPT untouched for a second boot from the same build).
   const bootDisk = path.join(work, 'boot.qcow2');
-  const vars = path.join(work, 'OVMF_VARS.fd');
+  const vars = path.join(work, arm64 ? 'AAVMF_VARS.fd' : 'OVMF_VARS.fd');
   if (!options.powerOnAgain) {
     const made = await runTool('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', options.image, bootDisk], { timeoutMs: 30_000 });
     assert.equal(made.code, 0, made.stderr);
-    await fsp.copyFile(OVMF_VARS, vars);
+    await fsp.copyFile(firmwareVars, vars);
   }
   const consoleFile = path.join(work, 'console.log');
   const shellSocket = path.join(work, 'shell.sock');
@@ -261,12 +278,14 @@ export async function startAppliance(t: Cleanup, options: ApplianceOptions): Pro
   await fsp.rm(shellSocket, { force: true });
   await fsp.rm(qmpSocket, { force: true });
   const args = [
-    '-machine', `q35,accel=${options.accel ?? 'tcg'}`,
+    // arm64: cortex-a72 (ARMv8.0 with the crypto extensions, as a Pi 4's CPU minus nothing we
+    // use) rather than `max`, whose pointer authentication makes TCG several times slower.
+    ...(arm64 ? ['-machine', `virt,accel=${options.accel ?? 'tcg'}`, '-cpu', 'cortex-a72'] : ['-machine', `q35,accel=${options.accel ?? 'tcg'}`]),
     '-m', '1024',
     '-smp', '2',
     '-display', 'none',
     '-monitor', 'none',
-    '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+    '-drive', `if=pflash,format=raw,readonly=on,file=${firmwareCode}`,
     '-drive', `if=pflash,format=raw,file=${vars}`,
     '-drive', `file=${bootDisk},format=qcow2,if=none,id=boot`,
     '-device', 'virtio-blk-pci,drive=boot,serial=LBBOOT01,bootindex=0',
@@ -280,7 +299,7 @@ export async function startAppliance(t: Cleanup, options: ApplianceOptions): Pro
     '-chardev', `file,id=console,path=${consoleFile},append=on`,
     '-serial', 'chardev:console',
     '-chardev', `socket,id=shell,path=${shellSocket},server=on,wait=off`,
-    '-serial', 'chardev:shell',
+    ...(arm64 ? ['-device', 'virtio-serial-pci', '-device', 'virtconsole,chardev=shell'] : ['-serial', 'chardev:shell']),
     '-qmp', `unix:${qmpSocket},server=on,wait=off`,
     ...(options.usb ? ['-device', 'qemu-xhci,id=xhci'] : []),
   ];
@@ -289,7 +308,7 @@ export async function startAppliance(t: Cleanup, options: ApplianceOptions): Pro
   } else {
     args.push('-netdev', 'user,id=n0,restrict=on', '-device', 'virtio-net-pci,netdev=n0');
   }
-  const qemu = options.network ? options.network.net.spawn('lan', 'qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] }) : spawnTracked('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const qemu = options.network ? options.network.net.spawn('lan', qemuBinary, args, { stdio: ['ignore', 'ignore', 'pipe'] }) : spawnTracked(qemuBinary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   qemu.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8192)));
   const kill = async () => {
