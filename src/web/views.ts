@@ -40,6 +40,7 @@ export interface VersionView {
   seats: string[];
 }
 
+/** An ISO file kept with an image (`path`: where it is on the box). */
 export interface IsoView {
   fileName: string;
   sizeBytes: number;
@@ -59,16 +60,9 @@ export interface ImageView {
   isos: IsoView[];
 }
 
-/** GET /api/v1/isos: one ISO file of the library. */
-export interface IsoListEntry {
+/** GET /api/v1/isos: one ISO file of the library, with the image it belongs to. */
+export interface IsoListEntry extends IsoView {
   image: string;
-  fileName: string;
-  sizeBytes: number;
-  sha256: string;
-  source: string | null;
-  createdAt: string;
-  /** Where the file is on the box. */
-  path: string;
   /** What iPXE fetches, on the LAN HTTP port, without login. */
   url: string;
 }
