@@ -32,6 +32,7 @@ export type LanbootErrorCode =
   | 'LANBOOT_SEAT_CONFLICT'
   | 'LANBOOT_SNAPSHOT_NOT_FOUND'
   | 'LANBOOT_NO_SPACE'
+  | 'LANBOOT_DISK_FAULT'
   // ISO files over HTTP (src/iso, the addon's sendFileRange)
   | 'LANBOOT_ISO_NOT_FOUND'
   | 'LANBOOT_SEND_STALLED'
