@@ -25,7 +25,7 @@ import { writeNewcArchive, type CpioEntry } from '../fixtures/linux-disk/cpio.js
 import { indexModules, readModule, resolveModuleOrder, sharedLibraries } from '../fixtures/linux-disk/build.js';
 import { type Cleanup, describeRun, freePort, killTree, repoRoot, requireTools, runTool, spawnTracked, waitExit } from './tools.js';
 
-const MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net'];
+const MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_rng'];
 const APT_ARCHIVES = '/var/cache/apt/archives';
 const cacheDir = path.join(repoRoot, 'test', '.cache', 'box-vm');
 
@@ -113,12 +113,9 @@ ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 node /box/check.mjs "$data"
 echo "BOX-STAGE serve"
-node /app/dist/src/cli/main.js serve --data "$data" --iscsi-port 3260 --http-port 8080 --listen 10.0.2.15 > /tmp/lanboot.log 2>&1 &
-pid=$!
-# The supervisor's log goes to the console only when it dies (the host reads the console).
-wait $pid
-echo "BOX-ERROR lanboot serve exited: $?"
-tail -n 40 /tmp/lanboot.log | sed 's/^/BOX-LOG /'
+# The supervisor's log (pino JSON lines) goes to the console, where the host reads it.
+(node /app/dist/src/cli/main.js serve --data "$data" --iscsi-port 3260 --http-port 8080 --listen 10.0.2.15 2>&1
+ echo "BOX-ERROR lanboot serve exited: $?") | sed 's/^/BOX-LOG /'
 sync
 echo o > /proc/sysrq-trigger
 `;
@@ -295,6 +292,8 @@ export async function bootBox(t: Cleanup, options: BootBoxOptions, ready: (port:
     '-drive', `file=${options.dataDisk.replaceAll(',', ',,')},format=raw,if=virtio,cache=none,aio=threads`,
     '-netdev', `user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:${iscsiPort}-10.0.2.15:3260`,
     '-device', 'virtio-net-pci,netdev=lan',
+    // Entropy for the guest's getrandom(2) at boot (Node asks for it before anything else).
+    '-device', 'virtio-rng-pci',
   ];
   const qemu: ChildProcess = spawnTracked('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
