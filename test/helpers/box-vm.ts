@@ -19,6 +19,7 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { writeNewcArchive, type CpioEntry } from '../fixtures/linux-disk/cpio.js';
@@ -263,6 +264,8 @@ export interface BoxBoot {
   bootMs: number;
   /** The power cut: SIGKILL to qemu, waited for. */
   powerCut(): Promise<void>;
+  /** Pulls (false) or plugs (true) the box's network cable: qemu's `set_link`. */
+  setLink(up: boolean): Promise<void>;
   console(): string;
 }
 
@@ -278,12 +281,13 @@ export interface BootBoxOptions {
 /** Powers the box on and waits until its check line is printed and lanboot listens. */
 export async function bootBox(t: Cleanup, options: BootBoxOptions, ready: (port: number) => Promise<boolean>): Promise<BoxBoot> {
   const iscsiPort = await freePort();
+  const monitorSocket = path.join(path.dirname(options.dataDisk), `monitor-${iscsiPort}.sock`);
   const started = Date.now();
   const args = [
     '-machine', 'pc,accel=tcg',
     '-m', String(options.memoryMiB ?? 1024),
     '-smp', '1',
-    '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
+    '-display', 'none', '-monitor', `unix:${monitorSocket.replaceAll(',', ',,')},server=on,wait=off`, '-serial', 'stdio', '-no-reboot',
     '-kernel', options.system.kernel,
     '-initrd', options.system.initrd,
     '-append', `console=ttyS0,115200 panic=-1 loglevel=3 quiet box.data=${options.dataPath}`,
@@ -330,5 +334,28 @@ export async function bootBox(t: Cleanup, options: BootBoxOptions, ready: (port:
     if (check !== undefined && /BOX-STAGE serve/.test(output) && (await ready(iscsiPort))) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  return { iscsiPort, fsckCode: fsckCode ?? -1, check: check!, bootMs: Date.now() - started, powerCut, console: () => output };
+  const setLink = (up: boolean) =>
+    new Promise<void>((resolve, reject) => {
+      // The human monitor: one command line, answered with the prompt again.
+      const socket = net.connect(monitorSocket);
+      let answer = '';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new BoxVmError('BOX_VM_MONITOR', `no answer to set_link from the qemu monitor: ${answer}`));
+      }, 10_000);
+      socket.on('data', (b) => {
+        answer += b.toString('latin1');
+        if (answer.split('(qemu)').length >= 3) {
+          clearTimeout(timer);
+          socket.end();
+          resolve();
+        }
+      });
+      socket.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      socket.write(`set_link lan ${up ? 'on' : 'off'}\n`);
+    });
+  return { iscsiPort, fsckCode: fsckCode ?? -1, check: check!, bootMs: Date.now() - started, powerCut, setLink, console: () => output };
 }

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { type BoxBoot, type BoxCheck, type BoxSystem, bootBox, buildBoxSystem, makeDataDisk } from './box-vm.js';
 import { type CrashTarget, DurabilityRun, INITIATOR_IQN, type KillPoint, OPEN_ISCSI_PROPOSAL, openAndClear, prng, type Round, writeGoldenImage } from './durability.js';
-import { addSeat, importImage, startLanboot } from './supervisor.js';
+import { addSeat, importImage, type SeatInfo, startLanboot } from './supervisor.js';
 import { tempDir } from './tools.js';
 
 export interface PowerCutFigures {
@@ -59,7 +59,9 @@ function comparable(check: BoxCheck): unknown {
   return { seats: check.seats, versions: check.versions, jobs: check.jobs, golden: check.golden };
 }
 
-export async function runPowerCuts(t: TestContext, rounds: Round[]): Promise<PowerCutFigures> {
+/** The box VM's parts and a data disk with a 32 MiB golden image, a persistent seat
+ *  ("writer", CHAP, initiator INITIATOR_IQN) and a fresh one, prepared by a real lanboot. */
+export async function prepareBox(t: TestContext): Promise<{ system: BoxSystem; dataDisk: string; dataPath: string; seat: SeatInfo; goldenSha: string }> {
   const work = await tempDir(t, 'lanboot-box-');
   const system: BoxSystem = await buildBoxSystem(work, (line) => t.diagnostic(line));
   const goldenPath = path.join(work, 'golden.img');
@@ -84,6 +86,11 @@ export async function runPowerCuts(t: TestContext, rounds: Round[]): Promise<Pow
   await makeDataDisk(dataPath, dataDisk);
   await fsp.rm(dataPath, { recursive: true, force: true });
 
+  return { system, dataDisk, dataPath, seat, goldenSha };
+}
+
+export async function runPowerCuts(t: TestContext, rounds: Round[]): Promise<PowerCutFigures> {
+  const { system, dataDisk, dataPath, seat, goldenSha } = await prepareBox(t);
   const login = (port: number, proposal = OPEN_ISCSI_PROPOSAL) =>
     openAndClear({ host: '127.0.0.1', port, initiatorIqn: INITIATOR_IQN, targetIqn: seat.targetIqn, chap: seat.chap ?? undefined, lun: seat.lun, proposal, timeoutMs: 30_000 });
   const ready = async (port: number) => {
