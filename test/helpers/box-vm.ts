@@ -328,7 +328,8 @@ export async function bootBox(t: Cleanup, options: BootBoxOptions, ready: (port:
     if (error) return fail(`the box failed: ${error[1]}`);
     fsckCode ??= ((m) => (m ? Number(m[1]) : undefined))(/BOX-FSCK rc=(\d+)/.exec(output));
     if (check === undefined) {
-      const m = /BOX-CHECK (\{.*\})/.exec(output);
+      // Only a whole line: the console arrives in chunks, and a '}' inside the JSON could end a partial match.
+      const m = /BOX-CHECK (\{.*\})\r?\n/.exec(output);
       if (m) check = JSON.parse(m[1]!) as BoxCheck;
     }
     if (check !== undefined && /BOX-STAGE serve/.test(output) && (await ready(iscsiPort))) break;

@@ -134,8 +134,9 @@ export async function runPowerCuts(t: TestContext, rounds: Round[]): Promise<Pow
     figures.writesDurable += done.durable;
     await target.restart();
     // verify() fails the test on any lost durable block, so reaching the next line means 0 lost.
-    figures.writtenBlocksChecked += await run.verify(`after power cut ${index} (seed ${round.seed}, kill ${JSON.stringify(round.kill)}, ${done.sent} writes, ${done.durable} durable)`);
-    t.diagnostic(`power cut ${index}: kill ${JSON.stringify(round.kill)}, ${done.sent} sent, ${done.acknowledged} acknowledged, ${done.durable} durable; power-on ${figures.bootMs.at(-1)} ms`);
+    const checked = await run.verify(`after power cut ${index} (seed ${round.seed}, kill ${JSON.stringify(round.kill)}, ${done.sent} writes, ${done.durable} durable)`);
+    figures.writtenBlocksChecked += checked;
+    t.diagnostic(`power cut ${index}: kill ${JSON.stringify(round.kill)}, ${done.sent} sent, ${done.acknowledged} acknowledged, ${done.durable} durable, ${checked} written blocks checked; power-on ${figures.bootMs.at(-1)} ms`);
   }
   await box?.powerCut();
   return figures;
