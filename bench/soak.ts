@@ -94,7 +94,10 @@ async function main(): Promise<void> {
       // acknowledged since without FUA or a SYNCHRONIZE CACHE after them (a kill -9 may drop
       // those: SBC-4 write-back cache semantics), in order.
       const written = new Map<number, (Buffer | undefined)[]>();
-      let pendingChunks = new Set<number>();
+      // chunk -> the session it was acknowledged on: a SYNCHRONIZE CACHE that completes on a
+      // later session (after a restart) does not cover it, the restart may have dropped it.
+      let pendingChunks = new Map<number, number>();
+      let sessionNumber = 0;
       let plainWrites = 0;
       const chunks = IMAGE_BYTES / 4096;
       let session: IscsiSession | undefined;
@@ -107,6 +110,7 @@ async function main(): Promise<void> {
             if (session === undefined) {
               const opened = await IscsiSession.open({ host: '127.0.0.1', port, initiatorIqn, targetIqn: seat.targetIqn, chap: seat.chap ?? undefined, lun: seat.lun, timeoutMs: 10_000 });
               session = opened;
+              sessionNumber++;
               await opened.clearUnitAttention();
             }
             await fn(session);
@@ -142,15 +146,18 @@ async function main(): Promise<void> {
             pendingChunks.delete(chunk);
           } else {
             written.set(chunk, [...(written.get(chunk) ?? [undefined]), data]);
-            pendingChunks.add(chunk);
+            pendingChunks.set(chunk, sessionNumber);
             if (++plainWrites % 8 === 0) {
               // Only writes acknowledged before the SYNCHRONIZE CACHE was sent are covered.
               const covered = pendingChunks;
-              pendingChunks = new Set();
+              pendingChunks = new Map();
               await command('sync', async (s) => {
                 expectGood(await s.synchronizeCache(), 'sync');
               });
-              for (const c of covered) written.set(c, [written.get(c)!.at(-1)]);
+              for (const [c, ackedOn] of covered) {
+                if (ackedOn === sessionNumber) written.set(c, [written.get(c)!.at(-1)]);
+                else pendingChunks.set(c, ackedOn);
+              }
             }
           }
           counters.writes++;
