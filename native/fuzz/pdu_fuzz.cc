@@ -70,11 +70,11 @@ class MemoryTransport : public PduTransport {
     for (size_t i = 0; i < length; ++i) sink = sink ^ data[i];  // every byte must be readable
     return ++sent_ < 100000;
   }
-  bool sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) override {
+  FileSend sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) override {
     uint64_t total = 0;
     for (const auto& piece : pieces) total += piece.length;
     if (common::loadBe24(bhs.data() + 5) != total) __builtin_trap();
-    return ++sent_ < 100000;
+    return ++sent_ < 100000 ? FileSend::kSent : FileSend::kConnectionFailed;
   }
 
  private:

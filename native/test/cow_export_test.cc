@@ -20,7 +20,7 @@
 
 #include "check.h"
 #include "cow/export.h"
-#include "cow/space_report.h"
+#include "cow/fault_report.h"
 #include "cow/store.h"
 
 using lanboot::scsi::CowStore;
@@ -220,11 +220,11 @@ void testSpaceReport() {
   std::vector<std::string> reasons;
   std::vector<uint64_t> reportedQuotas;
   // Told "no quota" (0): the old size-based guess would have called every refusal disk-full.
-  lanboot::scsi::SpaceReportingStore store(
+  lanboot::scsi::FaultReportingStore store(
       inner, 0,
-      [&](const std::string& reason, uint64_t, uint64_t quota) {
-        reasons.push_back(reason);
-        reportedQuotas.push_back(quota);
+      [&](const lanboot::scsi::FaultReportingStore::Fault& fault) {
+        reasons.push_back(fault.reason);
+        reportedQuotas.push_back(fault.quotaBytes);
       },
       std::chrono::milliseconds(200));
   auto data = randomBytes(64 * 1024, 12);
@@ -274,7 +274,7 @@ void testSpaceReport() {
     std::string got;
     {
       // Told a 1-byte quota: a size-based guess would call this refusal "quota".
-      lanboot::scsi::SpaceReportingStore reporting(opened, 1, [&](const std::string& reason, uint64_t, uint64_t) { got = reason; });
+      lanboot::scsi::FaultReportingStore reporting(opened, 1, [&](const lanboot::scsi::FaultReportingStore::Fault& fault) { got = fault.reason; });
       auto big = randomBytes(1 << 20, 13);
       int rc = 0;
       for (uint64_t off = 0; off < (1u << 20) && rc == 0; off += 64 * 1024) rc = reporting.write(off, big.data() + off, 64 * 1024, false);

@@ -686,6 +686,35 @@ void testFileSystemFullReturnsEnospc() {
   CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
+// A golden file cut short under an open store (a failing or tampered disk): its blocks must
+// read as an error, never as zeros, and a copy-up over them must fail instead of writing zeros
+// into the delta. Blocks the seat owns, and golden blocks still there, keep reading.
+void testGoldenCutUnderTheStoreIsAnError() {
+  TempDir dir;
+  const std::string golden = dir.path + "/golden.img";
+  const auto goldenBytes = randomBytes(1 << 20, 41);
+  writeFile(golden, goldenBytes);
+  auto store = openStore(golden, dir.path + "/d");
+  CHECK(store != nullptr);
+  if (!store) return;
+  const auto owned = randomBytes(kChunk, 42);
+  CHECK_EQ(store->write(900 * 1024, owned.data(), kChunk, true), 0);
+  CHECK_EQ(::truncate(golden.c_str(), 512 * 1024), 0);
+  std::vector<uint8_t> out(kChunk, 0xEE);
+  CHECK_EQ(store->read(600 * 1024, kChunk, out.data()), -EIO);
+  CHECK_EQ(store->read(508 * 1024, 8 * 1024, out.data()), -EIO);  // straddles the cut
+  CHECK(readAll(*store, 0, kChunk) == std::vector<uint8_t>(goldenBytes.begin(), goldenBytes.begin() + kChunk));
+  CHECK(readAll(*store, 900 * 1024, kChunk) == owned);
+  // A partial-chunk write needs the rest of the chunk from golden: refused, nothing owned.
+  const uint64_t usedBefore = store->deltaBytesUsed();
+  CHECK_EQ(store->write(700 * 1024 + 512, owned.data(), 512, false), -EIO);
+  CHECK_EQ(store->deltaBytesUsed(), usedBefore);
+  CHECK_EQ(store->read(700 * 1024, kChunk, out.data()), -EIO);
+  // A whole-chunk write needs nothing from golden: the seat can still overwrite the block.
+  CHECK_EQ(store->write(800 * 1024, owned.data(), kChunk, true), 0);
+  CHECK(readAll(*store, 800 * 1024, kChunk) == owned);
+}
+
 }  // namespace
 
 int main() {
@@ -710,6 +739,7 @@ int main() {
       {"interrupted reset and read-only", testInterruptedResetAndReadOnly},
       {"concurrent writers and readers", testConcurrentWritersAndReaders},
       {"file system full -> -ENOSPC, data intact", testFileSystemFullReturnsEnospc},
+      {"golden cut under the store -> -EIO, never zeros", testGoldenCutUnderTheStoreIsAnError},
   };
   for (const auto& c : cases) {
     int before = failures;

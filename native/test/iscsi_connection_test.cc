@@ -132,7 +132,7 @@ class MemoryTransport : public PduTransport {
     output.push_back(Captured{bhs, std::vector<uint8_t>(data, data + length)});
     return true;
   }
-  bool sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) override {
+  FileSend sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) override {
     Captured c{bhs, {}};
     for (const auto& piece : pieces) {
       size_t start = c.data.size();
@@ -141,7 +141,7 @@ class MemoryTransport : public PduTransport {
     }
     CHECK(loadBe24(bhs.data() + 5) == c.data.size());
     output.push_back(std::move(c));
-    return true;
+    return FileSend::kSent;
   }
 };
 

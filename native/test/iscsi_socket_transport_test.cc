@@ -1,6 +1,7 @@
 // SocketTransport (native/src/iscsi/socket_transport.*) over a real AF_UNIX stream socketpair:
 // buffered reads across PDU boundaries and split writes, one-write PDUs with padding, and the
 // zero-copy Data-In path (send(MSG_MORE) + sendfile from a memfd, zeros for fd < 0 extents).
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -87,7 +88,7 @@ static void testSends() {
   for (size_t i = 0; i < content.size(); ++i) content[i] = uint8_t(i * 13 + 1);
   CHECK(write(file, content.data(), content.size()) == ssize_t(content.size()));
   std::vector<scsi::FileExtent> pieces = {{file, 100, 4096}, {-1, 0, 1000}, {file, 8000, 3}};
-  std::thread sender([&] { CHECK(transport.sendPduFromFiles(bhs, pieces)); });
+  std::thread sender([&] { CHECK(transport.sendPduFromFiles(bhs, pieces) == PduTransport::FileSend::kSent); });
   auto out = readAll(fds[1], 48 + 5100);
   sender.join();
   CHECK(out.size() == 5148);
@@ -97,12 +98,27 @@ static void testSends() {
   CHECK(zeros);
   CHECK(std::memcmp(out.data() + 48 + 5096, content.data() + 8000, 3) == 0);
   CHECK(out[48 + 5099] == 0);
-  // An extent past the end of the file still sends its full length (zeros), keeping framing.
+  // An extent past the end of the file (cut under the store) is a file fault, never zeros:
+  // the header and the bytes the file still had go out, then the caller must end the
+  // connection.
   std::vector<scsi::FileExtent> beyond = {{file, 8190, 10}};
-  std::thread sender2([&] { CHECK(transport.sendPduFromFiles(bhs, beyond)); });
-  auto out2 = readAll(fds[1], 48 + 12);
+  PduTransport::FileSend cut = PduTransport::FileSend::kSent;
+  std::thread sender2([&] { cut = transport.sendPduFromFiles(bhs, beyond); });
+  auto out2 = readAll(fds[1], 48 + 2);
   sender2.join();
-  CHECK(out2.size() == 60 && out2[48] == content[8190] && out2[49] == content[8191] && out2[50] == 0);
+  CHECK(cut == PduTransport::FileSend::kFileFailed);
+  CHECK(out2.size() == 50 && out2[48] == content[8190] && out2[49] == content[8191]);
+  // A descriptor sendfile cannot read from (a directory: EISDIR/EINVAL) is the file's fault
+  // too, not the connection's.
+  int directory = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  std::vector<scsi::FileExtent> unreadable = {{directory, 0, 512}};
+  PduTransport::FileSend failed = PduTransport::FileSend::kSent;
+  std::thread sender3([&] { failed = transport.sendPduFromFiles(bhs, unreadable); });
+  auto out3 = readAll(fds[1], 48);
+  sender3.join();
+  CHECK(failed == PduTransport::FileSend::kFileFailed);
+  CHECK(out3.size() == 48);
+  close(directory);
   close(file);
   close(fds[1]);
   // The peer is gone: sends fail instead of raising SIGPIPE.

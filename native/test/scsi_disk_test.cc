@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,10 +16,13 @@
 #include <initializer_list>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/byte_order.h"
+#include "cow/fault_report.h"
 #include "cow/store.h"
+#include "iscsi/socket_transport.h"
 #include "scsi/cdb.h"
 #include "scsi/disk_lun.h"
 #include "scsi/lun.h"
@@ -683,6 +687,102 @@ void testDataOutLengthFromCdb() {
   CHECK_EQ(len({0x2A, 0, 0}), uint64_t{0});  // truncated CDB
 }
 
+// A store whose blocks [kBadFirst, kBadEnd) sit on a failing disk. The failure is the
+// kernel's own: /proc/self/mem at offset 0 (the unmapped NULL page) fails pread(2) with EIO,
+// and sendfile(2) cannot read it either. Everything else comes from the real store.
+constexpr uint64_t kBadFirst = 64 * kBlock;
+constexpr uint64_t kBadEnd = 72 * kBlock;
+
+class FailingDiskStore final : public CowStore {
+ public:
+  explicit FailingDiskStore(std::shared_ptr<CowStore> inner) : inner_(std::move(inner)) {
+    failingFd_ = ::open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+    CHECK(failingFd_ >= 0);
+  }
+  ~FailingDiskStore() override { ::close(failingFd_); }
+  bool hits(uint64_t offset, uint64_t length) const { return offset < kBadEnd && offset + length > kBadFirst; }
+  uint64_t sizeBytes() const override { return inner_->sizeBytes(); }
+  bool readOnly() const override { return inner_->readOnly(); }
+  int readExtents(uint64_t offset, uint64_t length, std::vector<FileExtent>& out) override {
+    if (!hits(offset, length)) return inner_->readExtents(offset, length, out);
+    out.push_back(FileExtent{failingFd_, 0, static_cast<uint32_t>(length)});
+    return 0;
+  }
+  int read(uint64_t offset, uint64_t length, uint8_t* out) override {
+    if (!hits(offset, length)) return inner_->read(offset, length, out);
+    std::vector<uint8_t> probe(kBlock);
+    ssize_t got = ::pread(failingFd_, probe.data(), probe.size(), 0);
+    CHECK(got < 0 && errno == EIO);  // the fault really is the kernel's EIO
+    return got < 0 ? -errno : -EIO;
+  }
+  int write(uint64_t o, const uint8_t* d, uint64_t l, bool fua) override { return inner_->write(o, d, l, fua); }
+  int writeZeroes(uint64_t o, uint64_t l, bool fua) override { return inner_->writeZeroes(o, l, fua); }
+  int compareAndWrite(uint64_t o, const uint8_t* e, const uint8_t* r, uint64_t l, bool fua, uint64_t* m) override {
+    return inner_->compareAndWrite(o, e, r, l, fua, m);
+  }
+  int discard(uint64_t o, uint64_t l) override { return inner_->discard(o, l); }
+  int flush() override { return inner_->flush(); }
+  int reset() override { return inner_->reset(); }
+  uint64_t deltaBytesUsed() const override { return inner_->deltaBytesUsed(); }
+  void setQuotaBytes(uint64_t q) override { inner_->setQuotaBytes(q); }
+  int exportTo(int fd, const std::function<void(uint64_t)>& p) override { return inner_->exportTo(fd, p); }
+
+ private:
+  std::shared_ptr<CowStore> inner_;
+  int failingFd_ = -1;
+};
+
+// An unreadable block: the zero-copy send fails on the file side (never zeros on the wire),
+// the LUN is told and from then on answers READs of it with MEDIUM ERROR / UNRECOVERED READ
+// ERROR (03h/11h/00h), while the other blocks still read right; the fault is reported once
+// (rate limited) as "io-error"; a failing disk's write refusal for space stays 07h/27h/07h.
+void testUnreadableBlockGivesMediumError() {
+  Fixture f;
+  std::vector<FaultReportingStore::Fault> faults;
+  auto reporting = std::make_shared<FaultReportingStore>(
+      std::make_shared<FailingDiskStore>(f.store), 0, [&](const FaultReportingStore::Fault& fault) { faults.push_back(fault); });
+  DiskIdentity identity;
+  identity.targetName = "iqn.2026-01.local.lanboot:seat-faulty";
+  auto lun = makeDiskLun(reporting, identity);
+  auto read10 = [&](uint32_t lba, uint16_t count) {
+    std::vector<uint8_t> cdb = {0x28, 0, uint8_t(lba >> 24), uint8_t(lba >> 16), uint8_t(lba >> 8), uint8_t(lba), 0, uint8_t(count >> 8), uint8_t(count), 0};
+    CommandRequest request;
+    request.cdb = cdb.data();
+    request.cdbLength = cdb.size();
+    request.nexusId = 1;
+    request.readFlag = true;
+    request.expectedDataLength = count * kBlock;
+    return lun->execute(request);
+  };
+  // Zero-copy first: the LUN cannot know yet; the extents go to the transport.
+  auto first = read10(60, 8);
+  CHECK(isGood(first) && !first.extents.empty());
+  int fds[2];
+  CHECK_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  {
+    lanboot::iscsi::SocketTransport transport(fds[0]);
+    lanboot::iscsi::Bhs bhs{};
+    lanboot::common::storeBe24(bhs.data() + 5, uint32_t(8 * kBlock));
+    // The unix socket's buffer takes 4 KiB without a reader.
+    auto outcome = transport.sendPduFromFiles(bhs, first.extents);
+    CHECK(outcome == lanboot::iscsi::PduTransport::FileSend::kFileFailed);
+  }
+  ::close(fds[0]);
+  ::close(fds[1]);
+  lun->noteReadFault(EIO);
+  CHECK_EQ(faults.size(), size_t{1});
+  if (!faults.empty()) CHECK(faults[0].reason == "io-error" && faults[0].operation == "read" && faults[0].error == EIO);
+  // From now on: sense data for the bad blocks, data for the good ones (from memory).
+  auto bad = read10(66, 1);
+  CHECK(hasSense(bad, 0x03, 0x11, 0x00));
+  CHECK(bad.data.empty() && bad.extents.empty());
+  CHECK(hasSense(read10(60, 8), 0x03, 0x11, 0x00));  // straddles into the bad range
+  auto good = read10(8, 16);
+  CHECK(isGood(good) && good.extents.empty());
+  CHECK(good.data == std::vector<uint8_t>(&f.golden[8 * kBlock], &f.golden[24 * kBlock]));
+  CHECK_EQ(faults.size(), size_t{1});  // rate limited: one report per 10 s
+}
+
 }  // namespace
 
 int main() {
@@ -707,6 +807,7 @@ int main() {
       {"invalid commands", testInvalidCommands},
       {"unit attention after LOGICAL UNIT RESET", testUnitAttentionAfterReset},
       {"Data-Out length from the CDB", testDataOutLengthFromCdb},
+      {"unreadable block: MEDIUM ERROR, never zeros", testUnreadableBlockGivesMediumError},
   };
   for (const auto& c : cases) {
     int before = failures;

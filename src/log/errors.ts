@@ -73,6 +73,7 @@ export const ERROR_STATUS = {
   LANBOOT_BUSY: 503,
   LANBOOT_SD_NOTIFY: 500,
   LANBOOT_UDP_SOCKET: 500,
+  LANBOOT_DISK_FAULT: 500, // engine event: the data disk failed a read or write
 } as const satisfies Record<`LANBOOT_${string}`, number>;
 
 export type LanbootErrorCode = keyof typeof ERROR_STATUS;

@@ -34,6 +34,9 @@ export interface SeatState {
   readonly progress: Map<string, { bytesDone: number; totalBytes: number }>;
   /** Seats whose writes the engine refused for lack of space, until space is given back. */
   readonly full: Map<string, { reason: string; at: string }>;
+  /** Seats whose disk files the data disk failed to read, write or flush (the engine's
+   *  LANBOOT_DISK_FAULT), until the supervisor restarts: a failing disk does not heal. */
+  readonly diskFaults: Map<string, { operation: string; message: string; at: string }>;
 }
 
 export interface SeatContext {
@@ -52,7 +55,7 @@ export interface SeatContext {
 }
 
 export function newSeatState(): SeatState {
-  return { busy: new Map(), progress: new Map(), full: new Map() };
+  return { busy: new Map(), progress: new Map(), full: new Map(), diskFaults: new Map() };
 }
 
 export function requireSeat(ctx: SeatContext, name: string): SeatRow {

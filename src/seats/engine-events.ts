@@ -1,6 +1,6 @@
 // What the native engine reports about sessions (logins, logouts, refused logins, fresh starts, errors):
 // logged with the IQNs, and so the client, in context. A write refused for lack of space
-// marks the seat full for the space warnings.
+// marks the seat full for the space warnings; a failing data disk marks it faulty.
 import type { Logger } from 'pino';
 import type { EngineEvent } from '../native/index.js';
 import type { SpaceMonitor } from './space-monitor.js';
@@ -32,6 +32,14 @@ export function handleEngineEvent(log: Logger, space: SpaceMonitor, event: Engin
         const reason = (event as { reason?: string }).reason ?? 'quota';
         const seat = space.noteFull(event.targetIqn, reason);
         log.warn({ event: type, seat, reason, ...fields }, event.message);
+        space.check();
+        break;
+      }
+      if (event.code === 'LANBOOT_DISK_FAULT') {
+        // Rate limited in the addon (one per seat per 10 s); reason = read, write or flush.
+        const operation = event.reason ?? 'read';
+        const seat = space.noteDiskFault(event.targetIqn, operation, event.message);
+        log.error({ event: type, seat, ...fields }, event.message);
         space.check();
         break;
       }

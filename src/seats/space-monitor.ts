@@ -1,5 +1,6 @@
 // Space: the data disk's free space and each seat's delta against its quota, as a report
-// and as warnings (also a commit that was interrupted or failed). Each warning is logged
+// and as warnings (also a commit that was interrupted or failed, and a data disk that failed
+// a seat's read, write or flush). Each warning is logged
 // once when it appears and once when it clears, whether someone asks or the periodic
 // check finds it.
 import fs from 'node:fs';
@@ -80,6 +81,14 @@ export class SpaceMonitor {
     return seat?.name;
   }
 
+  /** The data disk failed a read, write or flush of this target's files (EIO...): the PC got
+   *  MEDIUM ERROR. Shown as a warning until the supervisor restarts. */
+  noteDiskFault(targetIqn: string, operation: string, message: string): string | undefined {
+    const seat = this.ctx.seats.list().find((s) => s.targetIqn === targetIqn);
+    if (seat) this.ctx.state.diskFaults.set(seat.name, { operation, message, at: new Date().toISOString() });
+    return seat?.name;
+  }
+
   /** A seat whose delta the engine reset (a fresh start at login) has its space back. */
   noteReset(targetIqn: string): string | undefined {
     const seat = this.ctx.seats.list().find((s) => s.targetIqn === targetIqn);
@@ -105,6 +114,13 @@ export class SpaceMonitor {
       warnings.push({
         code: 'DATA_DISK_LOW',
         message: `the data disk is almost full: ${formatGiB(disk.freeBytes)} free of ${formatGiB(disk.totalBytes)}; seats' writes fail when it is full (prune old image versions, reset or remove seats, delete snapshots)`,
+      });
+    }
+    for (const [seat, fault] of this.ctx.state.diskFaults) {
+      warnings.push({
+        code: 'DISK_FAULT',
+        seat,
+        message: `seat ${seat}: disk fault at ${fault.at}: ${fault.message}. The data disk may be failing: check the kernel log (dmesg) and the disk's health, and copy what matters off the box`,
       });
     }
     const ratio = this.thresholds.quotaWarnRatio ?? 0.9;

@@ -90,7 +90,7 @@ export interface MoveAllResult {
 }
 
 export interface SpaceWarning {
-  code: 'SEAT_FULL' | 'SEAT_QUOTA_NEAR' | 'DATA_DISK_LOW' | 'COMMIT_INTERRUPTED' | 'COMMIT_FAILED';
+  code: 'SEAT_FULL' | 'SEAT_QUOTA_NEAR' | 'DATA_DISK_LOW' | 'DISK_FAULT' | 'COMMIT_INTERRUPTED' | 'COMMIT_FAILED';
   message: string;
   seat?: string;
 }

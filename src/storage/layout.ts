@@ -1,7 +1,7 @@
 // Where things live in the data directory.
 //   DATA/lanboot.db            state (SQLite, WAL)
 //   DATA/lanboot.sock          local API (Unix socket, 0600)
-//   DATA/lanboot.lock          pid of the running supervisor
+//   DATA/lanboot.lock          pid and boot id of the running supervisor
 //   DATA/images/<name>/v<N>.img   golden versions (read-only, 0444)
 //   DATA/images/<name>/iso/<file>.iso  ISO 9660 files kept with the image (read-only)
 //   DATA/staging/              uploads of non-raw formats waiting for conversion

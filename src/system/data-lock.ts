@@ -1,6 +1,8 @@
 // One supervisor per data directory: two would fight over the database, the deltas and the
-// socket. The lock is a file holding the owner's pid, created with O_EXCL; a lock whose pid
-// is gone (a crash, kill -9) is stale and taken over.
+// socket. The lock is a file holding the owner's pid and the kernel's boot id, created with
+// O_EXCL; a lock whose pid is gone (a crash, kill -9) or that was written in an earlier boot
+// (a power cut: pids start over at boot, and the old pid may now be any other process) is
+// stale and taken over.
 import fs from 'node:fs';
 import net from 'node:net';
 import { LanbootError } from '../log/errors.js';
@@ -19,13 +21,27 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-function readPid(file: string): number | undefined {
+/** This boot's id (random per boot, proc(5)); '' where the kernel has none. */
+function currentBootId(): string {
   try {
-    const text = fs.readFileSync(file, 'utf8').trim();
-    return /^\d{1,10}$/.test(text) ? Number(text) : undefined;
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** The lock's owner: "PID BOOT_ID" (or "PID" from older versions). */
+function readOwner(file: string): { pid: number; bootId: string | undefined } | undefined {
+  try {
+    const m = /^(\d{1,10})(?: ([0-9a-f-]{1,64}))?$/.exec(fs.readFileSync(file, 'utf8').trim());
+    return m ? { pid: Number(m[1]), bootId: m[2] } : undefined;
   } catch {
     return undefined;
   }
+}
+
+function readPid(file: string): number | undefined {
+  return readOwner(file)?.pid;
 }
 
 /** Resolves true when something accepts connections on the Unix socket. */
@@ -54,7 +70,8 @@ export async function acquireDataLock(lockFile: string, socketPath: string, data
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = fs.openSync(lockFile, 'wx', 0o644);
-      fs.writeSync(fd, `${process.pid}\n`);
+      const bootId = currentBootId();
+      fs.writeSync(fd, bootId ? `${process.pid} ${bootId}\n` : `${process.pid}\n`);
       fs.fsyncSync(fd);
       fs.closeSync(fd);
       let released = false;
@@ -67,9 +84,11 @@ export async function acquireDataLock(lockFile: string, socketPath: string, data
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = readPid(lockFile);
-      if (owner !== undefined && owner !== process.pid && pidAlive(owner)) throw refuse(owner);
-      // Stale (owner gone, or an unreadable half-written file): take it over once.
+      const owner = readOwner(lockFile);
+      const sameBoot = owner?.bootId === undefined || owner.bootId === currentBootId();
+      if (owner !== undefined && sameBoot && owner.pid !== process.pid && pidAlive(owner.pid)) throw refuse(owner.pid);
+      // Stale (owner gone, written before this boot, or an unreadable half-written file):
+      // take it over once.
       fs.rmSync(lockFile, { force: true });
     }
   }

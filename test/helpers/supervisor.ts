@@ -48,6 +48,8 @@ export interface StartOptions {
   serveArgs?: string[];
   /** How long `status --json` may take to answer after the spawn. */
   readyTimeoutMs?: number;
+  /** Extra environment for `serve` (for example NOTIFY_SOCKET and WATCHDOG_USEC of an emulated systemd). */
+  env?: Record<string, string>;
 }
 
 /** Runs the lanboot CLI once (no supervisor needed for the command itself to start). */
@@ -119,6 +121,7 @@ export async function startLanboot(t: Cleanup, options: StartOptions = {}): Prom
     const env = { ...process.env };
     delete env['NOTIFY_SOCKET'];
     delete env['WATCHDOG_USEC'];
+    Object.assign(env, options.env ?? {});
     const c = spawnTracked(process.execPath, args, { cwd: repoRoot, env });
     child = c;
     const collect = (b: Buffer) => {

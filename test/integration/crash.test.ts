@@ -23,111 +23,30 @@ import path from 'node:path';
 import { addSeat, importImage, parsePortal, startLanboot } from '../helpers/supervisor.js';
 import { tempDir, type Cleanup } from '../helpers/tools.js';
 import { startTgtHost, type TargetHost } from '../helpers/engine-host.js';
-import { Cdb, IscsiSession, expectGood, WireError } from '../helpers/iscsi-wire.js';
-
-const BLOCK = 512;
-const DISK_BYTES = 32 * 1024 * 1024;
-const DISK_BLOCKS = DISK_BYTES / BLOCK;
-/** Writes land in 8 KiB slots (16 blocks), each used by one write at most. */
-const SLOT_BLOCKS = 16;
-const SLOTS = DISK_BLOCKS / SLOT_BLOCKS;
-const INITIATOR_IQN = 'iqn.2026-11.test.lanboot:crash-writer';
-const QUEUE_DEPTH = 4;
-const MAX_WRITES_PER_ROUND = 1500;
-
-/** Golden content: every block starts with its LBA, so misplaced data is visible. */
-function goldenBlock(lba: number): Buffer {
-  const b = Buffer.alloc(BLOCK, (lba * 7) & 0xff);
-  b.writeUInt32BE(lba, 0);
-  b.write('GOLD', 4, 'latin1');
-  return b;
-}
-
-/** Content of block `lba` as write `writeId` writes it: header + xorshift fill, no storage. */
-function writtenBlock(writeId: number, lba: number): Buffer {
-  const b = Buffer.alloc(BLOCK);
-  b.writeUInt32BE(lba, 0);
-  b.write('WRIT', 4, 'latin1');
-  b.writeUInt32BE(writeId, 8);
-  let x = (writeId * 2654435761 + lba * 40503 + 1) >>> 0 || 1;
-  for (let i = 12; i < BLOCK; i += 4) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b.writeUInt32BE(x, i);
-  }
-  return b;
-}
-
-interface WriteRecord {
-  id: number;
-  lba: number;
-  blocks: number;
-  fua: boolean;
-  state: 'in-flight' | 'acked' | 'failed';
-  /** Acknowledged as durable (FUA ack, or covered by an acknowledged SYNCHRONIZE CACHE). */
-  durable: boolean;
-  round: number;
-}
-
-/** A deterministic PRNG so a failing round can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
-
-/**
- * When the supervisor is killed. 'ms-after-first-durable' counts from the first write
- * acknowledged as durable, so a slow, loaded machine still has something to check.
- */
-type KillPoint = { kind: 'after-sync-acks'; count: number } | { kind: 'ms-after-first-durable'; ms: number } | { kind: 'after-writes-sent'; count: number };
-
-interface Round {
-  seed: number;
-  kill: KillPoint;
-  /** Share of writes sent with FUA; the rest are plain, with a SYNCHRONIZE CACHE every few. */
-  fuaShare: number;
-  syncEvery: number;
-  /** How the writer negotiates: open-iscsi (unsolicited data) or iPXE/Windows (R2T only). */
-  initiator: 'open-iscsi' | 'r2t-only';
-  /** Kill again right after the restart (during recovery), then restart once more. */
-  killDuringRecovery?: boolean;
-}
-
-const ROUNDS: Round[] = [
-  // Right after the first SYNCHRONIZE CACHE is acknowledged, with writes still in flight.
-  { seed: 11, kill: { kind: 'after-sync-acks', count: 1 }, fuaShare: 0.2, syncEvery: 6, initiator: 'open-iscsi' },
-  // Mid-load, by time (250 ms after the first durable acknowledgement).
-  { seed: 22, kill: { kind: 'ms-after-first-durable', ms: 250 }, fuaShare: 0.3, syncEvery: 8, initiator: 'r2t-only' },
-  // During a burst of FUA writes.
-  { seed: 33, kill: { kind: 'after-writes-sent', count: 150 }, fuaShare: 0.9, syncEvery: 20, initiator: 'open-iscsi', killDuringRecovery: true },
-  // Plain writes only, synchronized rarely, killed late.
-  { seed: 44, kill: { kind: 'after-sync-acks', count: 4 }, fuaShare: 0, syncEvery: 30, initiator: 'r2t-only' },
-];
+import { expectGood } from '../helpers/iscsi-wire.js';
+import {
+  type CrashTarget,
+  DurabilityRun,
+  INITIATOR_IQN,
+  OPEN_ISCSI_PROPOSAL,
+  openAndClear,
+  BLOCK,
+  DISK_BLOCKS,
+  ROUNDS,
+  SLOT_BLOCKS,
+  type WriteRecord,
+  writeGoldenImage,
+  writtenBlock,
+} from '../helpers/durability.js';
 
 describe('crash durability under kill -9', { timeout: 300_000 }, () => {
   it('keeps every write acknowledged as durable and a consistent delta across kill -9 rounds', async (t) => {
     const dir = await tempDir(t, 'lanboot-crash-');
     const goldenPath = path.join(dir, 'golden.img');
-    {
-      const image = Buffer.alloc(DISK_BYTES);
-      for (let lba = 0; lba < DISK_BLOCKS; lba++) goldenBlock(lba).copy(image, lba * BLOCK);
-      fs.writeFileSync(goldenPath, image);
-    }
+    writeGoldenImage(goldenPath);
     const target = process.env['LANBOOT_TEST_TARGET'] === 'tgt' ? await tgtTarget(t, dir, goldenPath) : await lanbootTarget(t, goldenPath);
-    const writes: WriteRecord[] = [];
-    const slotOwner = new Int32Array(SLOTS).fill(-1);
-    const freeSlots = Array.from({ length: SLOTS }, (_, i) => i);
-    let nextWriteId = 1;
+    const run = new DurabilityRun(target);
+    const { writes, slotOwner, freeSlots } = run;
 
     // The first session sees the disk as golden before any write.
     {
@@ -142,104 +61,8 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
     }
 
     for (const [index, round] of ROUNDS.entries()) {
-      const random = prng(round.seed);
-      const session = await target.open(round.initiator === 'open-iscsi' ? OPEN_ISCSI_PROPOSAL : R2T_ONLY_PROPOSAL);
-      const roundWrites: WriteRecord[] = [];
-      let syncAcks = 0;
-      let killed = false;
-      let killTimer: NodeJS.Timeout | undefined;
-      let resolveKill!: () => void;
-      const killDone = new Promise<void>((resolve) => (resolveKill = resolve));
-      const kill = (): void => {
-        if (killed) return;
-        killed = true;
-        if (killTimer) clearTimeout(killTimer);
-        void target.kill9().then(resolveKill, resolveKill);
-      };
-      const durableAcked = (): void => {
-        if (round.kill.kind === 'ms-after-first-durable' && killTimer === undefined && !killed) killTimer = setTimeout(kill, round.kill.ms);
-      };
-
-      /** Acknowledged plain writes not yet covered by a SYNCHRONIZE CACHE that was sent. */
-      let unsynced: WriteRecord[] = [];
-      let plainSinceSync = 0;
-
-      const issueWrite = async (): Promise<void> => {
-        const slotIndex = Math.floor(random() * freeSlots.length);
-        const slot = freeSlots[slotIndex]!;
-        freeSlots[slotIndex] = freeSlots[freeSlots.length - 1]!;
-        freeSlots.pop();
-        // 1..16 blocks at any offset in the slot: most writes cover 4 KiB chunks in part.
-        const blocks = 1 + Math.floor(random() * SLOT_BLOCKS);
-        const lba = slot * SLOT_BLOCKS + Math.floor(random() * (SLOT_BLOCKS - blocks + 1));
-        const record: WriteRecord = { id: nextWriteId++, lba, blocks, fua: random() < round.fuaShare, state: 'in-flight', durable: false, round: index };
-        slotOwner[slot] = writes.length;
-        writes.push(record);
-        roundWrites.push(record);
-        if (round.kill.kind === 'after-writes-sent' && roundWrites.length >= round.kill.count) kill();
-        const data = Buffer.concat(Array.from({ length: blocks }, (_, i) => writtenBlock(record.id, lba + i)));
-        const useWrite16 = random() < 0.3;
-        const result = useWrite16 ? await session.write16(BigInt(lba), data, { fua: record.fua }) : await session.write10(lba, data, { fua: record.fua });
-        expectGood(result, `write #${record.id} at LBA ${lba}+${blocks}`);
-        record.state = 'acked';
-        if (record.fua) {
-          record.durable = true;
-          durableAcked();
-        } else {
-          unsynced.push(record);
-          plainSinceSync++;
-        }
-      };
-
-      const issueSync = async (): Promise<void> => {
-        const covered = unsynced;
-        unsynced = [];
-        plainSinceSync = 0;
-        // SYNCHRONIZE CACHE (10) and (16), whole disk (SBC-4 5.24, 5.25).
-        const sync16 = random() < 0.5;
-        expectGood(sync16 ? await session.scsi(Cdb.synchronizeCache16()) : await session.synchronizeCache(), `SYNCHRONIZE CACHE(${sync16 ? 16 : 10})`);
-        for (const r of covered) r.durable = true;
-        if (covered.length > 0) durableAcked();
-        syncAcks++;
-        if (round.kill.kind === 'after-sync-acks' && syncAcks >= round.kill.count) kill();
-      };
-
-      const worker = async (): Promise<void> => {
-        while (!killed && roundWrites.length < MAX_WRITES_PER_ROUND && freeSlots.length > 0) {
-          if (plainSinceSync >= round.syncEvery) await issueSync();
-          else await issueWrite();
-        }
-      };
-
-      const workers = Array.from({ length: QUEUE_DEPTH }, () =>
-        worker().catch((err: unknown) => {
-          // After the kill, commands fail with a closed connection; before it, that is a bug.
-          if (!killed) throw err;
-          if (!(err instanceof WireError) || (err.code !== 'ISCSI_WIRE_CLOSED' && err.code !== 'ISCSI_WIRE_TIMEOUT')) throw err;
-        }),
-      );
-      const results = await Promise.allSettled(workers);
-      for (const r of results) {
-        if (r.status === 'rejected') {
-          kill();
-          await killDone;
-          throw new Error(`round ${index}: writer failed (${killed ? 'after' : 'before'} the kill): ${(r.reason as Error).message}\n${target.logs().slice(-3000)}`);
-        }
-      }
-      // The kill point was not reached because the writer ran out of work: kill now.
-      assert.ok(killed || roundWrites.length >= MAX_WRITES_PER_ROUND, `round ${index}: writer stopped early`);
-      kill();
-      await killDone;
-      session.destroy();
-      for (const r of roundWrites) if (r.state === 'in-flight') r.state = 'failed';
-
-      const durableThisRound = roundWrites.filter((r) => r.durable).length;
-      assert.ok(durableThisRound > 0, `round ${index}: no write was acknowledged as durable before the kill (kill point too early)`);
-
-      t.diagnostic(
-        `round ${index} (${round.initiator}): kill ${JSON.stringify(round.kill)}; ${roundWrites.length} writes sent, ` +
-          `${roundWrites.filter((r) => r.state === 'acked').length} acknowledged, ${durableThisRound} durable, ${syncAcks} SYNCHRONIZE CACHE acknowledged`,
-      );
+      const done = await run.runRound(index, round);
+      t.diagnostic(`round ${index} (${round.initiator}): kill ${JSON.stringify(round.kill)}; ${done.sent} writes sent, ${done.acknowledged} acknowledged, ${done.durable} durable, ${done.syncAcks} SYNCHRONIZE CACHE acknowledged`);
       await target.restart();
       if (round.killDuringRecovery) {
         // Recovery (opening the delta, replaying its map) must itself survive a crash.
@@ -248,7 +71,7 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
         await target.kill9();
         await target.restart();
       }
-      await verifyDisk(target, writes, slotOwner, `after round ${index} (seed ${round.seed}, kill ${JSON.stringify(round.kill)}, ${roundWrites.length} writes, ${durableThisRound} durable)`);
+      await run.verify(`after round ${index} (seed ${round.seed}, kill ${JSON.stringify(round.kill)}, ${done.sent} writes, ${done.durable} durable)`);
     }
 
     // Last, a clean stop (SIGTERM) with a session still logged in: every acknowledged write
@@ -261,7 +84,7 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
           const slot = freeSlots.pop()!;
           const blocks = 1 + (i % SLOT_BLOCKS);
           const lba = slot * SLOT_BLOCKS + (i % (SLOT_BLOCKS - blocks + 1));
-          const record: WriteRecord = { id: nextWriteId++, lba, blocks, fua: false, state: 'in-flight', durable: false, round: ROUNDS.length };
+          const record: WriteRecord = { id: run.nextWriteId++, lba, blocks, fua: false, state: 'in-flight', durable: false, round: ROUNDS.length };
           slotOwner[slot] = writes.length;
           writes.push(record);
           const data = Buffer.concat(Array.from({ length: blocks }, (_, b) => writtenBlock(record.id, lba + b)));
@@ -275,37 +98,10 @@ describe('crash durability under kill -9', { timeout: 300_000 }, () => {
       } finally {
         session.destroy();
       }
-      await verifyDisk(target, writes, slotOwner, `after a clean stop with ${acked} unsynchronized writes`);
+      await run.verify(`after a clean stop with ${acked} unsynchronized writes`);
     }
   });
 });
-
-/** What the rounds need from the target under test. */
-interface CrashTarget {
-  /** A logged-in session on the seat's disk, unit attentions cleared. */
-  open(proposal?: Proposal): Promise<IscsiSession>;
-  kill9(): Promise<void>;
-  /** Starts the target again on the same data. */
-  restart(): Promise<void>;
-  logs(): string;
-}
-
-type Proposal = NonNullable<Parameters<typeof IscsiSession.open>[0]['proposal']>;
-/** Session parameters as open-iscsi negotiates them (large bursts, unsolicited data). */
-const OPEN_ISCSI_PROPOSAL: Proposal = { initialR2T: false, immediateData: true, maxBurstLength: 262144, firstBurstLength: 65536 };
-/** As iPXE and the Windows boot path negotiate: every data byte solicited by an R2T. */
-const R2T_ONLY_PROPOSAL: Proposal = { initialR2T: true, immediateData: false, maxRecvDataSegmentLength: 8192 };
-
-async function openAndClear(options: Parameters<typeof IscsiSession.open>[0]): Promise<IscsiSession> {
-  const session = await IscsiSession.open(options);
-  try {
-    await session.clearUnitAttention();
-  } catch (err) {
-    session.destroy();
-    throw err;
-  }
-  return session;
-}
 
 /** The real supervisor with one persistent seat on the golden image. */
 async function lanbootTarget(t: Cleanup, goldenPath: string): Promise<CrashTarget> {
@@ -350,42 +146,3 @@ async function tgtTarget(t: Cleanup, dir: string, goldenPath: string): Promise<C
   };
 }
 
-/** Reads the whole disk and checks every block against what the write log allows. */
-async function verifyDisk(target: CrashTarget, writes: WriteRecord[], slotOwner: Int32Array, label: string): Promise<void> {
-  const session = await target.open();
-  try {
-    const capacity = await session.readCapacity();
-    assert.equal(capacity.blocks, BigInt(DISK_BLOCKS), `${label}: capacity changed`);
-    const problems: string[] = [];
-    const READ_BLOCKS = 512; // 256 KiB per READ
-    for (let first = 0; first < DISK_BLOCKS; first += READ_BLOCKS) {
-      const r = await session.read10(first, READ_BLOCKS);
-      expectGood(r, `${label}: READ at LBA ${first}`);
-      assert.equal(r.data.length, READ_BLOCKS * BLOCK, `${label}: short READ at LBA ${first}`);
-      for (let i = 0; i < READ_BLOCKS; i++) {
-        const lba = first + i;
-        const got = r.data.subarray(i * BLOCK, (i + 1) * BLOCK);
-        const golden = goldenBlock(lba);
-        const ownerIndex = slotOwner[Math.floor(lba / SLOT_BLOCKS)]!;
-        const owner = ownerIndex >= 0 ? writes[ownerIndex] : undefined;
-        const covered = owner !== undefined && lba >= owner.lba && lba < owner.lba + owner.blocks;
-        if (!covered) {
-          if (!got.equals(golden)) problems.push(`LBA ${lba}: never written, not golden (starts ${got.subarray(0, 12).toString('hex')})`);
-          continue;
-        }
-        const expected = writtenBlock(owner.id, lba);
-        if (owner.durable) {
-          if (!got.equals(expected)) {
-            problems.push(`LBA ${lba}: durable write #${owner.id} (${owner.fua ? 'FUA' : 'SYNC CACHE'}, round ${owner.round}) lost: ${got.equals(golden) ? 'golden data' : 'other data ' + got.subarray(0, 12).toString('hex')}`);
-          }
-        } else if (!got.equals(expected) && !got.equals(golden)) {
-          problems.push(`LBA ${lba}: write #${owner.id} (${owner.state}) left a block that is neither its data nor golden (torn or misplaced)`);
-        }
-      }
-      if (problems.length > 20) break;
-    }
-    assert.equal(problems.length, 0, `${label}: ${problems.length} bad blocks:\n  ${problems.slice(0, 20).join('\n  ')}\n${target.logs().slice(-2000)}`);
-  } finally {
-    session.destroy();
-  }
-}

@@ -115,3 +115,25 @@ test('space warnings: quota near, seat full, data disk low; each logged once per
   assert.equal(engine.targets.get(seat.targetIqn)!.quotaBytes, undefined);
   assert.throws(() => manager.setQuota('a', parseQuota('10K')), /quota: '10K' is out of range/);
 });
+
+test('disk fault: the engine reports a failing data disk; the seat gets a DISK_FAULT warning, the others none', async (t) => {
+  const { manager, logs } = await setup(t);
+  const a = manager.add(parseAddSeatRequest({ name: 'a', image: 'base', mode: 'persistent' }));
+  manager.add(parseAddSeatRequest({ name: 'b', image: 'base' }));
+  assert.deepEqual(manager.warnings(), []);
+  // As the addon reports it: reason = the failed operation, message from the fault.
+  manager.onEngineEvent({
+    type: 'error',
+    targetIqn: a.targetIqn,
+    initiatorIqn: 'iqn.2026-01.test:pc',
+    code: 'LANBOOT_DISK_FAULT',
+    reason: 'read',
+    message: "a read of the seat's disk files failed: Input/output error (the PC got MEDIUM ERROR)",
+  });
+  const warnings = manager.warnings();
+  assert.deepEqual(warnings.map((w) => `${w.code}:${w.seat ?? ''}`), ['DISK_FAULT:a']);
+  assert.match(warnings[0]!.message, /^seat a: disk fault at .*: a read of the seat's disk files failed: Input\/output error .*The data disk may be failing/);
+  manager.warnings();
+  assert.equal(logs.filter((l) => l.warning === 'DISK_FAULT').length, 1, 'logged once when it appears');
+  assert.ok(logs.some((l) => (l as { event?: string; seat?: string }).event === 'error' && l.seat === 'a'), 'the event is logged with the seat');
+});

@@ -76,12 +76,19 @@ test('a lock left by a dead process is taken over; a live one is not', async (t)
   await new Promise((resolve) => child.on('exit', resolve));
   fs.writeFileSync(lockFile, `${child.pid}\n`);
   const lock = await acquireDataLock(lockFile, socket, dir);
-  assert.equal(fs.readFileSync(lockFile, 'utf8').trim(), String(process.pid));
+  const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  assert.equal(fs.readFileSync(lockFile, 'utf8').trim(), `${process.pid} ${bootId}`);
   lock.release();
   assert.equal(fs.existsSync(lockFile), false);
   // A live owner (our parent, which is not us) keeps it.
   fs.writeFileSync(lockFile, `${process.ppid}\n`);
   await assert.rejects(acquireDataLock(lockFile, socket, dir), /already running/);
+  fs.writeFileSync(lockFile, `${process.ppid} ${bootId}\n`);
+  await assert.rejects(acquireDataLock(lockFile, socket, dir), /already running/, 'a live owner of this boot');
+  // After a power cut the old pid may belong to any process of the new boot: stale.
+  fs.writeFileSync(lockFile, `${process.ppid} 00000000-0000-4000-8000-000000000000\n`);
+  const afterPowerCut = await acquireDataLock(lockFile, socket, dir);
+  afterPowerCut.release();
 });
 
 test('on restart every seat is registered again with the same identity', async (t) => {

@@ -466,15 +466,21 @@ class FileCowStore final : public CowStore {
     }
   }
 
-  static int readFromExtents(const std::vector<FileExtent>& extents, uint8_t* out) {
+  int readFromExtents(const std::vector<FileExtent>& extents, uint8_t* out) const {
     for (const FileExtent& e : extents) {
       if (e.fd < 0) {
         std::memset(out, 0, e.length);
       } else {
         ssize_t got = preadFull(e.fd, out, e.length, e.offset);
         if (got < 0) return negErrno();
-        // Past the end of a file reads as zeros (sparse delta, golden shorter than the disk).
-        if (static_cast<uint64_t>(got) < e.length) std::memset(out + got, 0, e.length - static_cast<size_t>(got));
+        if (static_cast<uint64_t>(got) < e.length) {
+          // Golden extents stop at the golden size measured at open, and a writable delta's
+          // data file was sized to the whole disk at open: a file ending early was cut
+          // under us (or the disk lies). Zeros here would be silent corruption: an error.
+          // Only a read-only delta may be shorter (sparse, never resized): zeros past its end.
+          if (e.fd == goldenFd_ || !readOnly_) return -EIO;
+          std::memset(out + got, 0, e.length - static_cast<size_t>(got));
+        }
       }
       out += e.length;
     }

@@ -82,6 +82,11 @@ class CowStore {
   // kept (cow/export.h). destFd must be a fresh file already sized to sizeBytes() (its holes
   // read as zeros). `progress` gets the bytes done so far after each run. 0 or -errno.
   virtual int exportTo(int destFd, const std::function<void(uint64_t)>& progress) = 0;
+
+  // The transport could not send an extent this store handed out (readExtents): sendfile(2)
+  // failed on the file side with `error` (errno), or the file ended before the extent did.
+  // Nothing to do for the store itself; a decorator reports it (cow/fault_report.h).
+  virtual void noteReadFault(int error) {}
 };
 
 }  // namespace lanboot::scsi

@@ -441,7 +441,14 @@ bool Connection::sendCommandResult(const InitiatorHeader& command, const scsi::C
             extentOffset = 0;
           }
         }
-        sent = transport_.sendPduFromFiles(bhs, pieces);
+        const PduTransport::FileSend outcome = transport_.sendPduFromFiles(bhs, pieces);
+        if (outcome == PduTransport::FileSend::kFileFailed && lun_) {
+          // Part of this Data-In may be on the wire: at ErrorRecoveryLevel 0 the connection
+          // ends (RFC 7143 section 7). The LUN reads through memory from now on, so the
+          // command the initiator retries after reconnecting gets MEDIUM ERROR sense instead.
+          lun_->noteReadFault(EIO);
+        }
+        sent = outcome == PduTransport::FileSend::kSent;
       } else {
         sent = transport_.sendPdu(bhs, result.data.data() + offset, length);
       }

@@ -28,7 +28,11 @@ class PduTransport {
   // Sends BHS + data segment + padding, as one write where possible.
   virtual bool sendPdu(const Bhs& bhs, const uint8_t* data, size_t length) = 0;
   // Sends BHS + the file pieces (fd < 0 = zeros) + padding; zero-copy where possible.
-  virtual bool sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) = 0;
+  // kFileFailed: a piece could not be read (EIO from the disk, or the file ended before the
+  // piece did). Part of the PDU may be on the wire already, so the connection must end; the
+  // caller tells the LUN, which then reads through memory and can answer with sense data.
+  enum class FileSend { kSent, kConnectionFailed, kFileFailed };
+  virtual FileSend sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) = 0;
   // A deadline for all reads from now on (the whole login phase); 0 = no limit.
   virtual void setReadTimeout(int milliseconds) {}
 };

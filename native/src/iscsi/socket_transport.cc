@@ -120,12 +120,21 @@ bool SocketTransport::sendPdu(const Bhs& bhs, const uint8_t* data, size_t length
   return true;
 }
 
-bool SocketTransport::sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) {
+namespace {
+// sendfile(2) errors that come from the socket side; any other one (EIO above all) is the
+// file's: the disk could not be read.
+bool socketSideError(int error) {
+  return error == EPIPE || error == ECONNRESET || error == ENOTCONN || error == EAGAIN || error == EWOULDBLOCK ||
+         error == ETIMEDOUT || error == EHOSTUNREACH || error == ENETUNREACH || error == ENETDOWN;
+}
+}  // namespace
+
+PduTransport::FileSend SocketTransport::sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) {
   uint64_t total = 0;
   for (const auto& piece : pieces) total += piece.length;
   const uint32_t padding = paddingFor(uint32_t(total));
   // MSG_MORE keeps the header in the same TCP segment as the data that follows.
-  if (!sendAll(bhs.data(), bhs.size(), total > 0 ? MSG_MORE : 0)) return false;
+  if (!sendAll(bhs.data(), bhs.size(), total > 0 ? MSG_MORE : 0)) return FileSend::kConnectionFailed;
   for (size_t i = 0; i < pieces.size(); ++i) {
     const bool lastPiece = i + 1 == pieces.size() && padding == 0;
     const scsi::FileExtent& piece = pieces[i];
@@ -135,19 +144,21 @@ bool SocketTransport::sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::F
       ssize_t sent = sendfile(fd_, piece.fd, &offset, size_t(remaining));
       if (sent < 0) {
         if (errno == EINTR) continue;
-        return false;
+        return socketSideError(errno) ? FileSend::kConnectionFailed : FileSend::kFileFailed;
       }
-      if (sent == 0) break;  // file shorter than the extent: the rest goes out as zeros
+      // The file ended before the extent: the store sized the extent from the file, so the
+      // file was cut under us. Zeros in its place would be silent corruption.
+      if (sent == 0) return FileSend::kFileFailed;
       remaining -= uint64_t(sent);
     }
     while (remaining > 0) {
       size_t chunk = size_t(std::min<uint64_t>(remaining, sizeof kZeroPage));
-      if (!sendAll(kZeroPage, chunk, (lastPiece && chunk == remaining) ? 0 : MSG_MORE)) return false;
+      if (!sendAll(kZeroPage, chunk, (lastPiece && chunk == remaining) ? 0 : MSG_MORE)) return FileSend::kConnectionFailed;
       remaining -= chunk;
     }
   }
-  if (padding > 0 && !sendAll(kZeroPage, padding, 0)) return false;
-  return true;
+  if (padding > 0 && !sendAll(kZeroPage, padding, 0)) return FileSend::kConnectionFailed;
+  return FileSend::kSent;
 }
 
 }  // namespace lanboot::iscsi

@@ -15,7 +15,7 @@ class SocketTransport : public PduTransport {
   explicit SocketTransport(int fd) : fd_(fd), buffer_(kReadBufferBytes) {}
   bool readExact(uint8_t* buffer, size_t length) override;
   bool sendPdu(const Bhs& bhs, const uint8_t* data, size_t length) override;
-  bool sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) override;
+  FileSend sendPduFromFiles(const Bhs& bhs, const std::vector<scsi::FileExtent>& pieces) override;
   void setReadTimeout(int milliseconds) override;
 
  private:

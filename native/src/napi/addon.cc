@@ -18,7 +18,7 @@
 #include "common/byte_order.h"
 #include "common/hex.h"
 #include "cow/export.h"
-#include "cow/space_report.h"
+#include "cow/fault_report.h"
 #include "cow/store.h"
 #include "image/verified_copy.h"
 #include "iscsi/engine.h"
@@ -55,8 +55,9 @@ struct AddonState {
   Napi::ThreadSafeFunction sendfileDone;
 };
 
-// sink: where a write refused for lack of space is reported (an "error" event with code
-// LANBOOT_NO_SPACE naming the target), rate limited by SpaceReportingStore.
+// sink: where a write refused for lack of space (an "error" event with code LANBOOT_NO_SPACE
+// naming the target) and a failing read, write or flush of the seat's files (code
+// LANBOOT_DISK_FAULT) are reported, rate limited by FaultReportingStore.
 lanboot::iscsi::TargetBacking openBacking(const lanboot::iscsi::TargetSettings& settings, std::string* error,
                                           const std::function<void(const EngineEvent&)>& sink) {
   lanboot::scsi::CowStoreOptions options;
@@ -68,16 +69,24 @@ lanboot::iscsi::TargetBacking openBacking(const lanboot::iscsi::TargetSettings& 
   auto opened = lanboot::scsi::CowStore::open(options, error);
   if (!opened) return {};
   const std::string iqn = settings.iqn;
-  auto store = std::make_shared<lanboot::scsi::SpaceReportingStore>(
-      opened, settings.quotaBytes, [sink, iqn](const std::string& reason, uint64_t used, uint64_t quota) {
+  auto store = std::make_shared<lanboot::scsi::FaultReportingStore>(
+      opened, settings.quotaBytes, [sink, iqn](const lanboot::scsi::FaultReportingStore::Fault& fault) {
         EngineEvent event;
         event.type = EngineEvent::Type::kError;
         event.targetIqn = iqn;
-        event.code = "LANBOOT_NO_SPACE";
-        event.reason = reason;
-        event.message = reason == "quota" ? "write refused: the seat's delta reached its quota (" + std::to_string(used) +
-                                                " of " + std::to_string(quota) + " bytes)"
-                                          : "write refused: the data disk is full (delta " + std::to_string(used) + " bytes)";
+        // reason: quota / disk-full for space, the failed operation (read, write, flush) for a fault.
+        event.reason = fault.reason == "io-error" ? fault.operation : fault.reason;
+        const std::string used = std::to_string(fault.deltaBytes);
+        if (fault.reason == "io-error") {
+          event.code = "LANBOOT_DISK_FAULT";
+          event.message = "a " + fault.operation + " of the seat's disk files failed: " + std::strerror(fault.error) +
+                          " (the PC got MEDIUM ERROR)";
+        } else {
+          event.code = "LANBOOT_NO_SPACE";
+          event.message = fault.reason == "quota" ? "write refused: the seat's delta reached its quota (" + used + " of " +
+                                                        std::to_string(fault.quotaBytes) + " bytes)"
+                                                  : "write refused: the data disk is full (delta " + used + " bytes)";
+        }
         if (sink) sink(event);
       });
   lanboot::scsi::DiskIdentity identity;

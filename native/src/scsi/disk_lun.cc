@@ -8,6 +8,7 @@
 // SCSI TL then we only write iSCSI EDTL amount of data") and what LIO does. With EDTL larger
 // than the CDB, only the CDB's blocks are written (residual underflow).
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -71,7 +72,7 @@ CommandResult writeProtected() { return checkCondition(sense_key::kDataProtect, 
 
 // Store errors on the write path, mapped to SBC-3 sense (4.18 / Annex D). The seat's quota
 // and a full data disk are the same to the initiator: no space could be allocated
-// (SBC-3 4.7.3.6); the supervisor tells them apart (SpaceReportingStore).
+// (SBC-3 4.7.3.6); the supervisor tells them apart (FaultReportingStore).
 CommandResult writeFailure(int rc) {
   if (rc == kSeatQuotaExceeded || rc == -ENOSPC) return checkCondition(sense_key::kDataProtect, asc::kSpaceAllocationFailedWriteProtect);
   if (rc == -EROFS) return writeProtected();
@@ -195,6 +196,14 @@ class DiskLun final : public Lun {
   }
 
   int flush() override { return store_->flush(); }
+
+  // Zero-copy reads cannot report a failing block (the Data-In header is sent before the
+  // file is read): this LUN reads through memory until it is made again (restart, or the
+  // seat's target set again), and the store reports the fault.
+  void noteReadFault(int error) override {
+    readThroughMemory_.store(true, std::memory_order_relaxed);
+    store_->noteReadFault(error);
+  }
 
  private:
   // ---- helpers ----
@@ -387,7 +396,17 @@ class DiskLun final : public Lun {
     if (!rangeOk(d.lba, d.blocks)) return lbaOutOfRange();
     CommandResult result;
     if (d.blocks == 0) return result;  // SBC-3 5.11: transfer length 0 is not an error
-    int rc = store_->readExtents(d.lba * kLogicalBlockSize, uint64_t{d.blocks} * kLogicalBlockSize, result.extents);
+    const uint64_t offset = d.lba * kLogicalBlockSize;
+    const uint64_t length = uint64_t{d.blocks} * kLogicalBlockSize;
+    if (readThroughMemory_.load(std::memory_order_relaxed)) {
+      // After a read fault: pread(2) reports the failing block's EIO before any Data-In is
+      // sent, so the initiator gets MEDIUM ERROR / UNRECOVERED READ ERROR (SBC-4 4.18).
+      result.data.resize(length);
+      int rc = store_->read(offset, length, result.data.data());
+      if (rc != 0) return readFailure(rc);
+      return result;
+    }
+    int rc = store_->readExtents(offset, length, result.extents);
     if (rc != 0) return readFailure(rc);
     return result;
   }
@@ -643,6 +662,7 @@ class DiskLun final : public Lun {
   CommandResult reportSupportedOpcodes(const DecodedCdb& d) const;
 
   std::shared_ptr<CowStore> store_;
+  std::atomic<bool> readThroughMemory_{false};
   DiskIdentity identity_;
   uint64_t totalBlocks_ = 0;
   uint64_t naa_ = 0;

@@ -83,6 +83,11 @@ class Lun {
 
   // Make all acknowledged writes durable (used at logout and shutdown).
   virtual int flush() = 0;
+
+  // The transport could not send file extents this LUN returned for a READ (`error`: errno).
+  // A LUN that can read through memory does so from then on, so a failing block is answered
+  // with sense data rather than a dropped connection.
+  virtual void noteReadFault(int error) {}
 };
 
 // Identity of a disk as reported by INQUIRY / VPD pages.
