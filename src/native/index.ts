@@ -70,7 +70,7 @@ export type EngineEvent =
   | { type: 'fresh-start'; targetIqn: string; initiatorIqn: string; remoteAddress: string; reset: boolean; endedSessions: number; reason: string };
 
 /** The codes the engine's `error` events carry (native/src/napi/addon.cc, native/src/iscsi/engine.cc). */
-export type NativeEventErrorCode = 'LANBOOT_NO_SPACE' | 'LANBOOT_ISCSI_ACCEPT' | 'LANBOOT_DISK_FLUSH';
+export type NativeEventErrorCode = 'LANBOOT_NO_SPACE' | 'LANBOOT_DISK_FAULT' | 'LANBOOT_ISCSI_ACCEPT' | 'LANBOOT_DISK_FLUSH';
 
 export interface IscsiEngine {
   /** Binds and starts accepting; returns the bound port (port 0 = any free port). */
