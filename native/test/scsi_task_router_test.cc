@@ -178,8 +178,62 @@ void cdbHelpers() {
 
 }  // namespace
 
+// Reads LBA 0 of `lun` through a target's LUN table; the first byte.
+uint8_t firstByteThrough(const LunTable& luns, uint64_t lun) {
+  std::vector<uint8_t> cdb = {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+  TaskOutcome out = routeCommand(luns, request(cdb, lun, kBlock, true, false));
+  CHECK(out.result.status == Status::kGood && out.result.extents.size() == 1);
+  uint8_t byte = 0xEE;
+  if (!out.result.extents.empty() && out.result.extents[0].fd >= 0) {
+    CHECK(::pread(out.result.extents[0].fd, &byte, 1, static_cast<off_t>(out.result.extents[0].offset)) == 1);
+  } else if (!out.result.extents.empty()) {
+    byte = 0;  // a hole: zeros
+  }
+  return byte;
+}
+
+void severalLuns() {
+  std::fprintf(stderr, "task_router: a target with LUNs 0, 1 and 4\n");
+  BlankDisk system, data, shared;
+  const LunTable luns = {{0, system.lun.get()}, {1, data.lun.get()}, {4, shared.lun.get()}};
+  // A write to LUN 1 lands on LUN 1's disk only; LUN 4's on its own.
+  std::vector<uint8_t> ones(kBlock, 0x01), fours(kBlock, 0x04);
+  auto w1 = routeCommand(luns, request({0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 1, kBlock, false, true, ones));
+  CHECK(w1.result.status == Status::kGood && w1.bytesWritten == kBlock);
+  auto w4 = routeCommand(luns, request({0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 4, kBlock, false, true, fours));
+  CHECK(w4.result.status == Status::kGood && w4.bytesWritten == kBlock);
+  CHECK(firstByteThrough(luns, 0) == 0);
+  CHECK(firstByteThrough(luns, 1) == 0x01);
+  CHECK(firstByteThrough(luns, 4) == 0x04);
+  // REPORT LUNS, addressed to any LUN (also a missing one), lists 0, 1 and 4 (peripheral
+  // addressing: the LUN in byte 1 of each 8-byte entry).
+  for (uint64_t to : {0, 1, 4, 7}) {
+    auto list = routeCommand(luns, request({0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0}, to, 64, true, false));
+    CHECK(list.result.status == Status::kGood && list.result.data.size() == 32);
+    CHECK(loadBe32(list.result.data.data()) == 24);
+    CHECK(list.result.data[9] == 0 && list.result.data[17] == 1 && list.result.data[25] == 4);
+    CHECK(list.result.data[8] == 0 && list.result.data[16] == 0 && list.result.data[24] == 0);
+  }
+  // Cut to the allocation length (the LIST LENGTH still says 24); under 16 bytes: refused.
+  auto cut = routeCommand(luns, request({0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0}, 0, 16, true, false));
+  CHECK(cut.result.status == Status::kGood && cut.result.data.size() == 16 && loadBe32(cut.result.data.data()) == 24);
+  CHECK(hasSense(routeCommand(luns, request({0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0}, 0, 8, true, false)).result, 5, 0x24, 0));
+  CHECK(hasSense(routeCommand(luns, request({0xa0, 0, 0, 0, 0, 0}, 0, 64, true, false)).result, 5, 0x24, 0));
+  // SELECT REPORT 01h (well-known LUNs only): an empty list; 03h and up: refused.
+  auto wellKnown = routeCommand(luns, request({0xa0, 0, 1, 0, 0, 0, 0, 0, 0, 64, 0, 0}, 0, 64, true, false));
+  CHECK(wellKnown.result.status == Status::kGood && wellKnown.result.data.size() == 8 && loadBe32(wellKnown.result.data.data()) == 0);
+  CHECK(hasSense(routeCommand(luns, request({0xa0, 0, 3, 0, 0, 0, 0, 0, 0, 64, 0, 0}, 0, 64, true, false)).result, 5, 0x24, 0));
+  // A LUN the target does not have: not supported, nothing written anywhere.
+  auto missing = routeCommand(luns, request({0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 2, kBlock, false, true, ones));
+  CHECK(hasSense(missing.result, 5, 0x25, 0) && missing.bytesWritten == 0);
+  auto inquiry = routeCommand(luns, request({0x12, 0, 0, 0, 96, 0}, 2, 96, true, false));
+  CHECK(inquiry.result.status == Status::kGood && inquiry.result.data[0] == 0x7f);
+  CHECK(firstByteThrough(luns, 0) == 0);
+}
+
 int main() {
   BlankDisk disk;
+  severalLuns();
   missingLun(disk);
   writeLengths(disk);
   refusals();

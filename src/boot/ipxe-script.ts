@@ -49,6 +49,31 @@ export interface SanBootScriptInput {
   mutualChap: { user: string; secret: string } | null;
   /** Where to fetch the script again when the SAN boot fails. */
   retryUrl: string;
+  /** More LUNs of the seat's target (a data disk, a shared disk), attached before the boot. */
+  extraLuns?: readonly number[];
+}
+
+/** BIOS drive of the seat's system disk: the first hard disk, what boot loaders expect. */
+const SYSTEM_DRIVE = 0x80;
+/** A target has LUNs 0-15, so at most 15 more drives. */
+const MAX_EXTRA_LUNS = 15;
+
+/** The lines that attach a seat's other LUNs as drives 0x81, 0x82, ... in LUN order (sanhook:
+ *  attached and described in the iBFT, not booted; ipxe.org/cmd/sanhook). They come before
+ *  the sanboot of LUN 0, which then takes drive 0x80 explicitly: sanhook without --drive
+ *  would take 0x80 first and the system disk would boot as another drive. */
+export function extraDiskLines(input: Pick<SanBootScriptInput, 'server' | 'iscsiPort' | 'targetIqn' | 'extraLuns'>): string[] {
+  const luns = input.extraLuns ?? [];
+  if (luns.length > MAX_EXTRA_LUNS) throw new LanbootError('LANBOOT_BOOT_SCRIPT_UNSAFE', `boot script: ${luns.length} extra LUNs, at most ${MAX_EXTRA_LUNS}`);
+  let last = 0;
+  return luns.map((lun, i) => {
+    if (!Number.isInteger(lun) || lun <= last || lun > MAX_EXTRA_LUNS) {
+      throw new LanbootError('LANBOOT_BOOT_SCRIPT_UNSAFE', `boot script: extra LUN ${lun} must be 1-${MAX_EXTRA_LUNS}, increasing`);
+    }
+    last = lun;
+    const drive = `0x${(SYSTEM_DRIVE + 1 + i).toString(16)}`;
+    return `sanhook --drive ${drive} ${iscsiSanUri({ ...input, lun })} || goto failed`;
+  });
 }
 
 /** The iPXE SAN URI, `iscsi:<server>:<protocol>:<port>:<lun>:<targetname>`; protocol empty
@@ -117,11 +142,19 @@ function menuLabel(target: ScriptTarget, isoIndex: number): string {
 }
 
 /** The `item` line and the section a target gets in a menu, or the lines that boot it. */
-function targetLines(target: ScriptTarget, seat: { name: string; uri: string } | null): string[] {
+interface ScriptSeat {
+  name: string;
+  uri: string;
+  /** sanhook lines of the seat's other LUNs (extraDiskLines). */
+  extraDisks: string[];
+}
+
+function targetLines(target: ScriptTarget, seat: ScriptSeat | null): string[] {
   switch (target.kind) {
     case 'disk':
       if (!seat) throw new LanbootError('LANBOOT_BOOT_SCRIPT_UNSAFE', 'boot script: a disk entry needs a seat');
-      return [`sanboot ${seat.uri} || goto failed`];
+      if (seat.extraDisks.length === 0) return [`sanboot ${seat.uri} || goto failed`];
+      return [...seat.extraDisks, `sanboot --drive 0x${SYSTEM_DRIVE.toString(16)} ${seat.uri} || goto failed`];
     case 'install': {
       if (!seat) throw new LanbootError('LANBOOT_BOOT_SCRIPT_UNSAFE', 'boot script: an install entry needs a seat');
       // keep-san: the disk stays attached (and described in the iBFT) when the boot moves on
@@ -164,7 +197,7 @@ const MENU_KEYS: Partial<Record<ScriptTarget['kind'], string>> = { disk: 'd', in
 
 /** The menu part of a script: items, `choose` with its timeout and default, then one labelled
  *  section per entry. `extra` is an entry before the others (the enrollment wait). */
-function menuLines(plan: Extract<ScriptPlan, { kind: 'menu' }>, title: string[], seat: { name: string; uri: string } | null, first?: { label: string; key: string; text: string[]; body: string[] }): string[] {
+function menuLines(plan: Extract<ScriptPlan, { kind: 'menu' }>, title: string[], seat: ScriptSeat | null, first?: { label: string; key: string; text: string[]; body: string[] }): string[] {
   if (!Number.isInteger(plan.timeoutSeconds) || plan.timeoutSeconds < 0 || plan.timeoutSeconds > MAX_MENU_SECONDS) {
     throw new LanbootError('LANBOOT_BOOT_SCRIPT_UNSAFE', `boot script: menu timeout ${plan.timeoutSeconds} s is out of range`);
   }
@@ -210,6 +243,7 @@ function menuLines(plan: Extract<ScriptPlan, { kind: 'menu' }>, title: string[],
 export function sanBootScript(input: SanBootScriptInput, plan?: ScriptPlan): string {
   const seat = scriptValue(input.seatName, 'seat name');
   const uri = iscsiSanUri(input);
+  const extraDisks = extraDiskLines(input);
   plan ??= { kind: 'direct', target: input.mode === 'install' ? { kind: 'install', iso: null } : { kind: 'disk' } };
   const lines = ['#!ipxe', `# lanboot: seat ${seat} (${scriptValue(input.mode, 'mode')})`];
   lines.push(`set initiator-iqn ${scriptValue(input.initiatorIqn, 'initiator IQN')}`);
@@ -231,9 +265,9 @@ export function sanBootScript(input: SanBootScriptInput, plan?: ScriptPlan): str
     lines.push('clear reverse-username', 'clear reverse-password');
   }
   if (plan.kind === 'direct') {
-    lines.push(...targetLines(plan.target, { name: seat, uri }), '');
+    lines.push(...targetLines(plan.target, { name: seat, uri, extraDisks }), '');
   } else {
-    lines.push(...menuLines(plan, ['lanboot:', 'seat', seat, '-', 'choose', 'what', 'to', 'boot'], { name: seat, uri }));
+    lines.push(...menuLines(plan, ['lanboot:', 'seat', seat, '-', 'choose', 'what', 'to', 'boot'], { name: seat, uri, extraDisks }));
   }
   lines.push(...failedLines(`cannot boot ${seat} from ${scriptValue(input.server, 'server')}`, input.retryUrl));
   return lines.join('\n');

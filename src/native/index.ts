@@ -41,6 +41,24 @@ export interface TargetConfig {
   /** VPD 0x83 NAA-5 designator, 16 hex digits. */
   naaHex: string;
   readOnly?: boolean;
+  /** More logical units besides LUN 0 (the disk above): a seat's data and shared disks. */
+  luns?: LunConfig[];
+}
+
+/** One more LUN of a target: its own golden file ("" = blank), delta, size and identity. */
+export interface LunConfig {
+  /** 1-15, increasing, each once. */
+  lun: number;
+  goldenPath: string;
+  deltaDir: string;
+  sizeBytes?: number;
+  quotaBytes?: number;
+  serial: string;
+  naaHex: string;
+  readOnly?: boolean;
+  /** true: resetDisk and a fresh start drop this LUN's delta too (a shared disk); false: it
+   *  keeps it (a data disk). */
+  resetWithTarget: boolean;
 }
 
 export interface SessionInfo {

@@ -86,11 +86,14 @@ test('phone UI: first run, upload with progress, enroll a waiting PC, reset its 
   const card = page.locator(`.card.waiting[data-mac="${PC_MAC}"]`);
   await card.waitFor({ timeout: 15_000 });
   assert.equal(await card.locator('.code').textContent(), code);
-  await card.locator('input[name=name]').fill('pc-1');
-  await card.locator('select[name=image]').selectOption('debian');
-  await card.locator('select[name=mode]').selectOption('persistent');
+  // The card's first form enrolls onto an image; the second (under "Install from ISO") makes
+  // an install seat.
+  const enroll = card.locator('form[action="/enroll"]').first();
+  await enroll.locator('input[name=name]').fill('pc-1');
+  await enroll.locator('select[name=image]').selectOption('debian');
+  await enroll.locator('select[name=mode]').selectOption('persistent');
   await shot('02-waiting');
-  await card.locator('button[type=submit]').click();
+  await enroll.locator('button[type=submit]').click();
   await page.waitForSelector('.notice');
   assert.equal(new URL(page.url()).pathname, '/seats/pc-1', `after enroll: ${await page.textContent('.notice')}`);
   assert.match((await page.textContent('.notice.ok')) ?? '', /Enrolled pc-1 on debian v1/);

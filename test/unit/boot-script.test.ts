@@ -129,3 +129,18 @@ test('enrollment codes: 6 characters of the unambiguous alphabet, normalized fro
     assert.throws(() => normalizeEnrollCode(bad), (e: unknown) => e instanceof LanbootError && e.code === 'LANBOOT_INVALID_INPUT', JSON.stringify(bad));
   }
 });
+
+test('a seat with more LUNs: each attached with sanhook as drives 0x81, 0x82 before LUN 0 boots as 0x80', () => {
+  const l = lines(sanBootScript({ ...seat, extraLuns: [1, 2] }));
+  const hook1 = l.indexOf('sanhook --drive 0x81 iscsi:192.168.1.10::3260:1:iqn.2026-11.local.lanboot:seat.pc-7 || goto failed');
+  const hook2 = l.indexOf('sanhook --drive 0x82 iscsi:192.168.1.10::3260:2:iqn.2026-11.local.lanboot:seat.pc-7 || goto failed');
+  const boot = l.indexOf('sanboot --drive 0x80 iscsi:192.168.1.10::3260:0:iqn.2026-11.local.lanboot:seat.pc-7 || goto failed');
+  assert.ok(hook1 > 0 && hook2 > hook1 && boot > hook2, l.join('\n'));
+  // The credentials are set before the first login (the first sanhook).
+  assert.ok(l.findIndex((x) => x.startsWith('set password ')) < hook1);
+  // Without extra LUNs the script is what it always was.
+  assert.equal(sanBootScript({ ...seat, extraLuns: [] }), sanBootScript(seat));
+  for (const bad of [[0], [2, 1], [1, 1], [16], [1.5], Array.from({ length: 16 }, (_, i) => i + 1)]) {
+    assert.throws(() => sanBootScript({ ...seat, extraLuns: bad }), (e: unknown) => e instanceof LanbootError && e.code === 'LANBOOT_BOOT_SCRIPT_UNSAFE', JSON.stringify(bad));
+  }
+});

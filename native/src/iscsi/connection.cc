@@ -139,10 +139,20 @@ bool Connection::login() {
     if (step.outcome == LoginNegotiator::Outcome::kFullFeature) {
       parameters_ = negotiator.parameters();
       connectionId_ = negotiator.connectionId();
-      if (session_->target) lun_ = session_->target->backing.lun;
+      if (session_->target) {
+        lun_ = session_->target->backing.lun;
+        luns_ = session_->target->lunTable();
+      }
       return true;
     }
   }
+}
+
+scsi::Lun* Connection::findLun(uint64_t lun) const {
+  for (const auto& entry : luns_) {
+    if (entry.lun == lun) return entry.device;
+  }
+  return nullptr;
 }
 
 bool Connection::fullFeaturePhase() {
@@ -363,7 +373,7 @@ bool Connection::executeAndRespond(const InitiatorHeader& command, const uint8_t
   request.writeFlag = command.writeFlag;
   request.dataOut = dataOut;
   request.dataOutLength = dataOutLength;
-  const scsi::TaskOutcome outcome = scsi::routeCommand(lun_.get(), request);
+  const scsi::TaskOutcome outcome = luns_.empty() ? scsi::routeCommand(lun_.get(), request) : scsi::routeCommand(luns_, request);
   if (outcome.bytesWritten > 0) {
     session_->counters.bytesWritten.fetch_add(outcome.bytesWritten, std::memory_order_relaxed);
   }
@@ -513,24 +523,29 @@ bool Connection::handleTaskManagement(const Pdu& pdu) {
     }
     case kAbortTaskSet:
     case kClearTaskSet:
-      if (lun != 0) {
+      if (lun != 0 && findLun(lun) == nullptr) {
         response = kLunDoesNotExist;
         break;
       }
       dropTasks(true);
       break;
-    case kLogicalUnitReset:
-      if (lun != 0 || !lun_) {
+    case kLogicalUnitReset: {
+      scsi::Lun* device = lun == 0 ? lun_.get() : findLun(lun);
+      if (device == nullptr) {
         response = kLunDoesNotExist;
         break;
       }
       dropTasks(true);
-      lun_->logicalUnitReset(session_->nexusId);
+      device->logicalUnitReset(session_->nexusId);
       break;
+    }
     case kTargetWarmReset:
     case kTargetColdReset:
       dropTasks(false);
       if (lun_) lun_->logicalUnitReset(session_->nexusId);
+      for (const auto& entry : luns_) {
+        if (entry.lun != 0 && entry.device != nullptr) entry.device->logicalUnitReset(session_->nexusId);
+      }
       coldReset = h.taskFunction == kTargetColdReset;
       break;
     case kTaskReassign:

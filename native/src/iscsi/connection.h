@@ -122,6 +122,7 @@ class Connection {
   bool sendCommandResult(const InitiatorHeader& command, const scsi::CommandResult& result, uint64_t cdbDataOut);
   bool sendRefusal(const InitiatorHeader& command, scsi::Refusal why);
   bool sendNextR2t(WriteTask& task);
+  scsi::Lun* findLun(uint64_t lun) const;
   bool sendTextChunk();
 
   ConnectionHost& host_;
@@ -129,7 +130,8 @@ class Connection {
   ConnectionInfo info_;
   std::shared_ptr<Session> session_;
   SessionParameters parameters_;
-  std::shared_ptr<scsi::Lun> lun_;
+  std::shared_ptr<scsi::Lun> lun_;  // LUN 0
+  scsi::LunTable luns_;  // every LUN of session_->target, which keeps them alive
 
   uint16_t connectionId_ = 0;
   uint32_t statSn_ = 0;

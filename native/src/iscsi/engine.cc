@@ -207,10 +207,13 @@ void Engine::serveConnection(std::shared_ptr<ConnectionSlot> slot, std::string r
   }
   if (session) {
     if (session->target) {
-      const auto& lun = session->target->backing.lun;
-      lun->nexusRemoved(session->nexusId);
-      // Acknowledged writes become durable when a session ends (lun.h flush()).
-      int rc = lun->flush();
+      int rc = 0;
+      session->target->forEachLun([&](const TargetBacking& backing) {
+        backing.lun->nexusRemoved(session->nexusId);
+        // Acknowledged writes become durable when a session ends (lun.h flush()).
+        int lunRc = backing.lun->flush();
+        if (rc == 0) rc = lunRc;
+      });
       if (rc != 0) {
         EngineEvent failure;
         failure.type = EngineEvent::Type::kError;
@@ -371,7 +374,7 @@ std::shared_ptr<Session> Engine::createSession(const LoginNegotiator& login, uin
     session->remotePort = slotIt->second->remotePort;
     slotIt->second->session = session;
   }
-  if (target) target->backing.lun->nexusAdded(session->nexusId);
+  if (target) target->forEachLun([&](const TargetBacking& backing) { backing.lun->nexusAdded(session->nexusId); });
   EngineEvent event;
   event.type = EngineEvent::Type::kLogin;
   event.targetIqn = targetName;
@@ -412,12 +415,10 @@ bool Engine::runFreshStart(const TargetEntry& target, const LoginNegotiator& log
   // one the older sessions used: they belong to the boot before (a PC reset leaves its
   // sessions open until TCP keepalive notices).
   if (others > 0) dropTargetSessions(iqn, connectionToken, "the seat started a new boot");
-  if (target.backing.store) {
-    int rc = target.backing.store->reset();
-    if (rc != 0) {
-      *reason = "fresh start of " + iqn + " failed: " + strerror(-rc);
-      return false;
-    }
+  int rc = resetStores(target);
+  if (rc != 0) {
+    *reason = "fresh start of " + iqn + " failed: " + strerror(-rc);
+    return false;
   }
   event.reset = true;
   event.endedSessions = others;
@@ -487,6 +488,14 @@ bool Engine::setTarget(const TargetSettings& settings, std::string* error) {
       return false;
     }
   }
+  uint32_t lastLun = 0;
+  for (const auto& extra : settings.extraLuns) {
+    if (extra.lun <= lastLun || extra.lun > kMaxLun) {
+      *error = "target LUNs must be 1.." + std::to_string(kMaxLun) + ", each once, in increasing order";
+      return false;
+    }
+    lastLun = extra.lun;
+  }
   auto previous = lookup(settings.iqn);
   auto entry = std::make_shared<TargetEntry>();
   entry->settings = settings;
@@ -503,17 +512,58 @@ bool Engine::setTarget(const TargetSettings& settings, std::string* error) {
       return false;
     }
   }
+  // Every other LUN keeps its open disk when its backing is unchanged (adding a data disk
+  // leaves the system disk's store as it is), else it is opened by the same factory.
+  for (const auto& lunSettings : settings.extraLuns) {
+    ExtraLun extra;
+    extra.settings = lunSettings;
+    const ExtraLun* kept = nullptr;
+    if (previous) {
+      for (const auto& old : previous->extraLuns) {
+        if (old.settings.sameBacking(lunSettings)) kept = &old;
+      }
+    }
+    if (kept != nullptr) {
+      extra.backing = kept->backing;
+      if (extra.backing.store && kept->settings.quotaBytes != lunSettings.quotaBytes) {
+        extra.backing.store->setQuotaBytes(lunSettings.quotaBytes);
+      }
+    } else {
+      TargetSettings one = settings;
+      one.goldenPath = lunSettings.goldenPath;
+      one.deltaDir = lunSettings.deltaDir;
+      one.sizeBytes = lunSettings.sizeBytes;
+      one.quotaBytes = lunSettings.quotaBytes;
+      one.serial = lunSettings.serial;
+      one.naa = lunSettings.naa;
+      one.readOnly = lunSettings.readOnly;
+      one.extraLuns.clear();
+      extra.backing = factory_(one, error);
+      if (!extra.backing.lun) {
+        if (error->empty()) *error = "cannot open LUN " + std::to_string(lunSettings.lun) + " of " + settings.iqn;
+        return false;
+      }
+    }
+    entry->extraLuns.push_back(std::move(extra));
+  }
   {
     std::unique_lock<std::shared_mutex> lock(registryMutex_);
     targets_[settings.iqn] = entry;
   }
   if (previous) {
-    const auto newLun = entry->backing.lun;
-    // Sessions on the old disk, or of initiators the new ACL no longer allows, end now.
+    std::vector<const scsi::Lun*> newLuns;
+    entry->forEachLun([&](const TargetBacking& backing) { newLuns.push_back(backing.lun.get()); });
+    const auto sameLuns = [&](const TargetEntry& old) {
+      std::vector<const scsi::Lun*> oldLuns;
+      old.forEachLun([&](const TargetBacking& backing) { oldLuns.push_back(backing.lun.get()); });
+      return oldLuns == newLuns;
+    };
+    // Sessions on an old disk (or with another set of LUNs: the initiator's view of the
+    // target changed), or of initiators the new ACL no longer allows, end now.
     dropConnections(
         [&](const ConnectionSlot& slot) {
           return slot.session && !slot.session->discovery && slot.session->targetName == settings.iqn &&
-                 (slot.session->target->backing.lun != newLun || !allowed(settings, slot.session->initiatorName));
+                 (!sameLuns(*slot.session->target) || !allowed(settings, slot.session->initiatorName));
         },
         "target reconfigured");
   }
@@ -531,7 +581,7 @@ bool Engine::removeTarget(const std::string& iqn) {
   }
   disarmFreshStart(iqn);
   dropTargetSessions(iqn, 0, "target removed");
-  entry->backing.lun->flush();
+  entry->forEachLun([](const TargetBacking& backing) { backing.lun->flush(); });
   return true;
 }
 
@@ -553,7 +603,7 @@ bool Engine::resetDisk(const std::string& iqn, std::string* error) {
     freshStartArmed_.erase(iqn);  // this reset is the fresh start
   }
   dropTargetSessions(iqn, 0, "disk reset");
-  int rc = entry->backing.store->reset();
+  int rc = resetStores(*entry);
   {
     std::lock_guard<std::mutex> lock(stateMutex_);
     if (--resetting_[iqn] == 0) resetting_.erase(iqn);
@@ -640,7 +690,18 @@ void Engine::close() {
     std::unique_lock<std::shared_mutex> lock(registryMutex_);
     targets.swap(targets_);
   }
-  for (auto& [iqn, entry] : targets) entry->backing.lun->flush();
+  for (auto& [iqn, entry] : targets) entry->forEachLun([](const TargetBacking& backing) { backing.lun->flush(); });
+}
+
+int Engine::resetStores(const TargetEntry& target) {
+  int rc = target.backing.store ? target.backing.store->reset() : 0;
+  // A data disk (resetWithTarget false) keeps its delta: it outlives the system disk's resets.
+  for (const auto& extra : target.extraLuns) {
+    if (!extra.settings.resetWithTarget || !extra.backing.store) continue;
+    int extraRc = extra.backing.store->reset();
+    if (rc == 0) rc = extraRc;
+  }
+  return rc;
 }
 
 }  // namespace lanboot::iscsi

@@ -101,6 +101,8 @@ class Engine : public ConnectionHost {
   bool runFreshStart(const TargetEntry& target, const LoginNegotiator& login, uint64_t connectionToken,
                      const std::string& remoteAddress, std::string* reason);
 
+  // Drops the delta of LUN 0 and of every LUN reset with the target; 0 or -errno.
+  static int resetStores(const TargetEntry& target);
   BackingFactory factory_;
   EventSink sink_;
   EngineOptions options_;

@@ -298,6 +298,44 @@ class IscsiEngineWrap : public Napi::ObjectWrap<IscsiEngineWrap> {
     settings.naa = lanboot::common::loadBe64(naaBytes->data());
     Napi::Value readOnly = config.Get("readOnly");
     settings.readOnly = readOnly.IsBoolean() && readOnly.As<Napi::Boolean>().Value();
+    Napi::Value luns = config.Get("luns");
+    if (!luns.IsUndefined() && !luns.IsNull()) {
+      if (!luns.IsArray() || luns.As<Napi::Array>().Length() > lanboot::iscsi::kMaxLun) {
+        throwWithCode(env, "target config: luns must be an array of at most 15 LUNs", "LANBOOT_INVALID_TARGET", true);
+      }
+      Napi::Array lunList = luns.As<Napi::Array>();
+      for (uint32_t i = 0; i < lunList.Length(); ++i) {
+        Napi::Value item = lunList.Get(i);
+        if (!item.IsObject()) throwWithCode(env, "target config: each LUN must be an object", "LANBOOT_INVALID_TARGET", true);
+        Napi::Object lunConfig = item.As<Napi::Object>();
+        lanboot::iscsi::LunSettings lun;
+        Napi::Value number = lunConfig.Get("lun");
+        const double n = number.IsNumber() ? number.As<Napi::Number>().DoubleValue() : -1;
+        if (!(n >= 1 && n <= lanboot::iscsi::kMaxLun) || n != static_cast<double>(static_cast<uint32_t>(n))) {
+          throwWithCode(env, "target config: lun must be a number 1-15", "LANBOOT_INVALID_TARGET", true);
+        }
+        lun.lun = static_cast<uint32_t>(n);
+        lun.goldenPath = requireString(env, lunConfig, "goldenPath");
+        lun.deltaDir = requireString(env, lunConfig, "deltaDir");
+        lun.sizeBytes = optionalSize(env, lunConfig, "sizeBytes");
+        lun.quotaBytes = optionalSize(env, lunConfig, "quotaBytes");
+        lun.serial = requireString(env, lunConfig, "serial");
+        const std::string lunNaaHex = requireString(env, lunConfig, "naaHex");
+        auto lunNaa = lanboot::common::fromHex(lunNaaHex, 8);
+        if (lunNaaHex.size() != 16 || !lunNaa || lunNaa->size() != 8) {
+          throwWithCode(env, "target config: naaHex of a LUN must be 16 hex digits", "LANBOOT_INVALID_TARGET", true);
+        }
+        lun.naa = lanboot::common::loadBe64(lunNaa->data());
+        Napi::Value lunReadOnly = lunConfig.Get("readOnly");
+        lun.readOnly = lunReadOnly.IsBoolean() && lunReadOnly.As<Napi::Boolean>().Value();
+        Napi::Value resetWithTarget = lunConfig.Get("resetWithTarget");
+        if (!resetWithTarget.IsBoolean()) {
+          throwWithCode(env, "target config: resetWithTarget of a LUN must be true or false", "LANBOOT_INVALID_TARGET", true);
+        }
+        lun.resetWithTarget = resetWithTarget.As<Napi::Boolean>().Value();
+        settings.extraLuns.push_back(std::move(lun));
+      }
+    }
     std::string error;
     if (!engine_->setTarget(settings, &error)) throwWithCode(env, error, "LANBOOT_TARGET_OPEN");
     return env.Undefined();

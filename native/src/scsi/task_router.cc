@@ -3,15 +3,56 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/byte_order.h"
 #include "scsi/cdb.h"
 #include "scsi/missing_lun.h"
 #include "scsi/sense.h"
 
 namespace lanboot::scsi {
 
+CommandResult reportLuns(const LunTable& luns, const CommandRequest& request) {
+  const uint8_t* cdb = request.cdb;
+  if (cdb == nullptr || request.cdbLength < 12) return checkCondition(sense_key::kIllegalRequest, asc::kInvalidFieldInCdb);
+  const uint8_t selectReport = cdb[2];
+  const uint32_t allocation = common::loadBe32(cdb + 6);
+  if (allocation < 16 || selectReport > 0x02) return checkCondition(sense_key::kIllegalRequest, asc::kInvalidFieldInCdb);
+  std::vector<uint8_t> data(8, 0);
+  if (selectReport != 0x01) {
+    for (const auto& entry : luns) {
+      if (entry.device == nullptr) continue;
+      uint8_t lun[8] = {0};
+      // Peripheral device addressing, bus 0 (SAM-5 4.7.7.2): the LUN in byte 1.
+      lun[1] = static_cast<uint8_t>(entry.lun);
+      data.insert(data.end(), lun, lun + 8);
+    }
+  }
+  common::storeBe32(data.data(), static_cast<uint32_t>(data.size() - 8));  // LUN LIST LENGTH
+  if (data.size() > allocation) data.resize(allocation);
+  CommandResult result;
+  result.data = std::move(data);
+  return result;
+}
+
 TaskOutcome routeCommand(Lun* lunZero, const CommandRequest& request) {
+  return routeCommand(LunTable{{0, lunZero}}, request);
+}
+
+TaskOutcome routeCommand(const LunTable& luns, const CommandRequest& request) {
   TaskOutcome outcome;
-  if (request.lun != 0 || lunZero == nullptr) {
+  Lun* lunZero = luns.empty() ? nullptr : luns.front().device;
+  Lun* device = nullptr;
+  for (const auto& entry : luns) {
+    if (entry.lun == request.lun) {
+      device = entry.device;
+      break;
+    }
+  }
+  if (request.cdb != nullptr && request.cdbLength > 0 && request.cdb[0] == op::kReportLuns && luns.size() > 1 &&
+      (device != nullptr || lunZero != nullptr)) {
+    outcome.result = reportLuns(luns, request);
+    return outcome;
+  }
+  if (device == nullptr) {
     outcome.result = answerForMissingLun(request, lunZero);
     return outcome;
   }
@@ -19,12 +60,12 @@ TaskOutcome routeCommand(Lun* lunZero, const CommandRequest& request) {
     CommandRequest read = request;
     read.dataOut = nullptr;
     read.dataOutLength = 0;
-    outcome.result = lunZero->execute(read);
+    outcome.result = device->execute(read);
     return outcome;
   }
 
   CommandRequest write = request;
-  const uint64_t cdbDataOut = lunZero->dataOutLengthFromCdb(request.cdb, request.cdbLength);
+  const uint64_t cdbDataOut = device->dataOutLengthFromCdb(request.cdb, request.cdbLength);
   outcome.dataOutFromCdb = cdbDataOut;
   std::vector<uint8_t> cutCdb;
   if (cdbDataOut > request.expectedDataLength) {
@@ -49,7 +90,7 @@ TaskOutcome routeCommand(Lun* lunZero, const CommandRequest& request) {
   } else if (cdbDataOut < request.dataOutLength) {
     write.dataOutLength = static_cast<size_t>(cdbDataOut);  // the CDB's own length is what gets written
   }
-  outcome.result = lunZero->execute(write);
+  outcome.result = device->execute(write);
   if (outcome.result.status == Status::kGood) outcome.bytesWritten = write.dataOutLength;
   return outcome;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "scsi/lun.h"
 
@@ -20,8 +21,18 @@ struct TaskOutcome {
   uint64_t bytesWritten = 0;
 };
 
-// Routes `request` to `lunZero`, the target's only logical unit (may be null), or answers
-// for a missing one (scsi/missing_lun.h).
+// A target's logical units: LUN number and device, LUN 0 first (its device may be null when
+// a target has none), the others in increasing LUN order.
+struct LunEntry {
+  uint64_t lun;
+  Lun* device;
+};
+using LunTable = std::vector<LunEntry>;
+
+// Routes `request` to the logical unit it addresses, or answers for a missing one
+// (scsi/missing_lun.h). REPORT LUNS, whichever LUN it is addressed to, is answered here with
+// the target's whole inventory (SPC-4 6.33: the list is the SCSI target device's, not one
+// logical unit's).
 //
 // Data-Out that disagrees with the CDB (iSCSI EDTL vs TRANSFER LENGTH), following FCP-4
 // 9.4.2, which is what libiscsi's WriteResiduals tests and LIO do:
@@ -29,7 +40,15 @@ struct TaskOutcome {
 // - less: a WRITE / WRITE AND VERIFY runs with its TRANSFER LENGTH cut to the whole blocks
 //   that arrived (none: nothing runs, GOOD); any other command is refused with INVALID
 //   FIELD IN COMMAND INFORMATION UNIT and transfers nothing.
+TaskOutcome routeCommand(const LunTable& luns, const CommandRequest& request);
+
+// A target with only LUN 0 (may be null).
 TaskOutcome routeCommand(Lun* lunZero, const CommandRequest& request);
+
+// REPORT LUNS parameter data (SPC-4 6.33.2) for `luns`, cut to the CDB's ALLOCATION LENGTH;
+// a CDB shorter than 12 bytes or an ALLOCATION LENGTH under 16 is refused (INVALID FIELD IN
+// CDB), as the standard requires. SELECT REPORT 01h (well-known LUNs only) lists none.
+CommandResult reportLuns(const LunTable& luns, const CommandRequest& request);
 
 // Commands a transport cannot deliver to a logical unit, and the status it reports for them.
 enum class Refusal : uint8_t {

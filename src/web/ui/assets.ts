@@ -45,9 +45,9 @@ progress{width:100%;height:1.2rem}
 .timeline{list-style:none;padding:0;margin:0}
 .timeline li{padding:.35rem 0;border-bottom:1px dashed var(--line)}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem}
-.actions form{display:flex;gap:.4rem;align-items:center;margin:0}
+.actions form{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center;margin:0;max-width:100%}
 .actions form:has(input[type=text]),.actions form:has(select),.actions form:has(input[type=checkbox]){flex-basis:100%}
-.actions form input[type=text],.actions form select{flex:1;width:auto;min-width:0}
+.actions form input[type=text],.actions form select{flex:1 1 8rem;width:auto;min-width:0;max-width:100%}
 .actions form label{margin:0;font-weight:400}
 @media print{header,nav{display:none}body{background:#fff}}
 `;
