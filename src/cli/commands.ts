@@ -15,6 +15,7 @@ import { IMAGE_COMMANDS, USB_COMMANDS } from './image-commands.js';
 import { ISO_COMMANDS } from './iso-commands.js';
 import { GROUP_COMMANDS } from './group-commands.js';
 import { WAKE_COMMANDS } from './wake-commands.js';
+import { PASSWORD_COMMANDS } from './password-commands.js';
 
 export type { CliIo } from './common.js';
 
@@ -70,6 +71,7 @@ ${settingsHelp().replace(/^/gm, '    ')}
   enroll CODE --name SEAT --mode install --size SIZE [--iso IMAGE/FILE.iso] [--json]
   boot events [MAC] [--json]
   dhcp status|detect|leases [--json]
+  password set [--json]   (the web UI admin password, read from stdin or a hidden prompt; ends every web session)
 
 \`lanboot client ...\` is the same as \`lanboot seat ...\` (the older name, kept for scripts).
 See docs/cli.md.`;
@@ -175,6 +177,7 @@ const COMMANDS: Record<string, Handler | Record<string, Handler>> = {
   enroll,
   boot: { events: bootEvents },
   dhcp: { status: dhcpStatus, detect: dhcpDetect, leases: dhcpLeases },
+  password: PASSWORD_COMMANDS,
 };
 
 /** Runs one CLI invocation; returns the exit code. */

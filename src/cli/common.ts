@@ -14,6 +14,8 @@ export interface CliIo {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Only `password set` reads it (the new password never comes from argv). */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 export const COMMON = { data: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } } as const;

@@ -7,6 +7,7 @@ import { runCli } from './commands.js';
 const code = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
+  stdin: process.stdin,
   env: processEnvironment(),
   cwd: process.cwd(),
 });

@@ -31,6 +31,7 @@ export const ERROR_STATUS = {
   LANBOOT_AUTH_REQUIRED: 401,
   LANBOOT_SETUP_REQUIRED: 403,
   LANBOOT_CSRF_REJECTED: 403,
+  LANBOOT_LOCAL_ONLY: 403, // only the box's own CLI (the local API socket) may do this
   // Seats (src/seats)
   LANBOOT_SEAT_NOT_FOUND: 404,
   LANBOOT_SEAT_EXISTS: 409,

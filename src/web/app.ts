@@ -8,6 +8,7 @@
 // Services add API routes to `api` in mount() (MountContext.api); since the two front apps
 // forward /api/v1/* to it per request, routes added after the apps are built appear on both.
 import { Hono, type Context } from 'hono';
+import { adminRoutes } from './api/admin.js';
 import { groupRoutes } from './api/groups.js';
 import { imageRoutes } from './api/images.js';
 import { importRoutes } from './api/imports.js';
@@ -33,6 +34,7 @@ export function createApiApp(ctx: AppContext): Hono {
   app.route('/api/v1/seats', seats);
   app.route('/api/v1/clients', seats);
   app.route('/api/v1/groups', groupRoutes(ctx));
+  app.route('/api/v1/admin', adminRoutes(ctx));
   app.get('/api/v1/space', (c) => c.json(ctx.seats.spaceReport()));
   return app;
 }

@@ -8,6 +8,7 @@ import { enrollActions } from './actions/enroll.js';
 import { imageActions } from './actions/images.js';
 import { loginActions } from './actions/login.js';
 import { networkActions } from './actions/network.js';
+import { passwordActions } from './actions/password.js';
 import { roomActions } from './actions/room.js';
 import { seatActions } from './actions/seat.js';
 import { usbActions } from './actions/usb.js';
@@ -18,6 +19,7 @@ import { imagesPage } from './pages/images.js';
 import { labelPage } from './pages/label.js';
 import { loginPages } from './pages/login.js';
 import { networkPage } from './pages/network.js';
+import { passwordPages } from './pages/password.js';
 import { roomPage } from './pages/room.js';
 import { seatPage } from './pages/seat.js';
 import { seatsPage } from './pages/seats.js';
@@ -52,6 +54,8 @@ export function mountUi(app: Hono, deps: UiDeps): void {
     usbActions(ui),
     networkPage(ui),
     networkActions(ui),
+    passwordPages(ui),
+    passwordActions(ui),
     labelPage(ui),
   ]) {
     http.route('/', part);

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig, type ConfigFlags } from '../../../src/config/config.js';
 import type { SupervisorService } from '../../../src/supervisor/service.js';
@@ -27,11 +27,12 @@ export class CaptureStream extends Writable {
   }
 }
 
-export async function runCliCaptured(args: string[], cwd: string, options: { tty?: boolean } = {}): Promise<Captured> {
+export async function runCliCaptured(args: string[], cwd: string, options: { tty?: boolean; stdin?: string } = {}): Promise<Captured> {
   const stdout = new CaptureStream();
   const stderr = new CaptureStream();
   stderr.isTTY = options.tty === true;
-  const code = await runCli(args, { stdout, stderr, env: {}, cwd });
+  const stdin = options.stdin === undefined ? undefined : Readable.from([Buffer.from(options.stdin)]);
+  const code = await runCli(args, { stdout, stderr, env: {}, cwd, ...(stdin ? { stdin } : {}) });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
@@ -41,7 +42,7 @@ export interface Fixture {
   engine: () => RecordingEngine;
   logLines: () => Record<string, unknown>[];
   notifications: string[];
-  cli(args: string[], options?: { tty?: boolean }): Promise<Captured>;
+  cli(args: string[], options?: { tty?: boolean; stdin?: string }): Promise<Captured>;
 }
 
 export async function startFixture(

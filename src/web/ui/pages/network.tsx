@@ -70,6 +70,10 @@ export function networkPage(ui: Ui): Hono<Env> {
         <div class="card mono">
           HTTP {String((s.http as { host?: string; port?: number } | undefined)?.host ?? '')}:{String((s.http as { port?: number } | undefined)?.port ?? '')} · iSCSI portal {String(s.portal ?? '')}
         </div>
+        <h2>Admin password</h2>
+        <div class="card">
+          <a href="/password">Change the admin password</a>
+        </div>
       </Layout>,
     );
   });
