@@ -14,6 +14,7 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do names+=("$1"); shift; done
 bash scripts/install-system-deps.sh
 bash scripts/ensure-node-deps.sh
 flock /tmp/lanboot-gyp.lock npm run --silent build:native >/dev/null
+make -s -C native tools
 flock /tmp/lanboot-tsc.lock npm run --silent build:ts
 
 if [ ${#names[@]} -eq 0 ]; then

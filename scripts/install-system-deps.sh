@@ -9,6 +9,8 @@ packages=(
   build-essential python3 clang libclang-rt-14-dev libssl-dev
   # iSCSI peers: initiator tools + conformance suite, and tgt as the benchmark peer
   libiscsi-bin tgt
+  # the boot-storm benchmark's replay client (native/tools/boot_replay.cc, `make -C native tools`)
+  libiscsi-dev
   # VM tests: qemu with iPXE ROMs, OVMF for UEFI, qemu-img/qemu-io with iscsi://
   qemu-system-x86 qemu-utils qemu-block-extra ipxe ovmf
   # network tests: namespaces, a "home router" DHCP, DHCP/TFTP clients

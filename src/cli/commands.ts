@@ -57,6 +57,7 @@ ${settingsHelp().replace(/^/gm, '    ')}
   seat snapshots SEAT [--json]
   seat restore SEAT SNAPSHOT [--json]
   seat snapshot-delete SEAT SNAPSHOT [--json]
+  seat trace SEAT [on|off] [--json]
   seat space [--json]
   seat wake SEAT... | --group G | --all [--json]
   group list|add G|remove G|reset G|wake G [--json]

@@ -1,7 +1,7 @@
 // `lanboot seat ...` (alias `lanboot client ...`, kept for scripts): seats, one PC's disk each.
 import { normalizeMac, validateIqn, validateMode, validateName } from '../config/names.js';
 import { LanbootError } from '../log/errors.js';
-import type { CommitResult, SeatBootView, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../web/views.js';
+import type { CommitResult, SeatBootView, SeatDetails, SeatSummary, SeatTraceView, SnapshotView, SpaceReport } from '../web/views.js';
 import { COMMON, clientFor, parse, printJson, requireFlag, type CliIo, type Handler } from './common.js';
 import { formatBytes, formatProgress, formatTable } from './format.js';
 import { seatWake } from './wake-commands.js';
@@ -256,6 +256,22 @@ async function seatSnapshotDelete(args: string[], io: CliIo): Promise<void> {
   io.stdout.write(`seat ${seat}: snapshot ${result.deleted} deleted\n`);
 }
 
+// `seat trace SEAT [on|off]`: records the seat's boot (every READ/WRITE with its time) to
+// DATA/seats/<id>/boot-trace.bin; without on/off, shows the switch.
+async function seatTrace(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals } = parse('seat trace', args, COMMON, { min: 1, max: 2, names: 'SEAT [on|off]' });
+  const seat = validateName(positionals[0], 'seat', 'SEAT');
+  const client = clientFor(values, io);
+  const word = positionals[1];
+  if (word !== undefined && word !== 'on' && word !== 'off') throw new LanbootError('LANBOOT_INVALID_INPUT', `seat trace: expected on or off, got '${word}'`);
+  const view =
+    word === undefined
+      ? await client.call<SeatTraceView>('GET', `/api/v1/seats/${seat}/trace`)
+      : await client.call<SeatTraceView>('POST', `/api/v1/seats/${seat}/trace`, { json: { on: word === 'on' } });
+  if (values.json) return printJson(io, view);
+  io.stdout.write(`seat ${view.seat}: boot trace ${view.on ? 'recording' : 'off'}, ${view.records} commands in ${view.file}\n`);
+}
+
 async function seatSpace(args: string[], io: CliIo): Promise<void> {
   const { values } = parse('seat space', args, COMMON, { min: 0, max: 0, names: '' });
   const report = await clientFor(values, io).call<SpaceReport>('GET', '/api/v1/space');
@@ -291,6 +307,7 @@ export const SEAT_COMMANDS: Record<string, Handler> = {
   snapshots: seatSnapshots,
   restore: seatRestore,
   'snapshot-delete': seatSnapshotDelete,
+  trace: seatTrace,
   space: seatSpace,
   wake: seatWake,
 };

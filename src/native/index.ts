@@ -111,6 +111,12 @@ export interface IscsiEngine {
   /** Up to 64 KiB of the target's disk as an initiator sees it (golden under the delta). */
   readDisk(iqn: string, offset: number, length: number): Buffer;
   sessions(): SessionInfo[];
+  /** Starts appending the target's READ/WRITE commands (arrival time, byte offset, length,
+   *  service time; native/src/scsi/command_trace.h) to `path`, or stops with null. Off by
+   *  default and after a restart; removing the target stops it. */
+  setCommandTrace(iqn: string, path: string | null): void;
+  /** Whether the target's command trace is recording. */
+  commandTraceOn(iqn: string): boolean;
   /** Stops accepting, closes every session, flushes every delta. Idempotent. */
   close(): void;
 }
@@ -157,6 +163,11 @@ export interface NativeAddon {
    *  far it got. Throws (LANBOOT_BUSY) when 4096 transfers are in flight, or when the file
    *  cannot be opened or does not hold the range. */
   sendFileRange(socketFd: number, filePath: string, offset: number, length: number, stallMs: number, cancelFlag?: Int32Array): Promise<number>;
+  /** Reads the byte ranges of the file (flat offset, length pairs), in that order, into the
+   *  page cache on a worker thread, at most maxBytes in all (ranges past the end clipped).
+   *  Resolves with the bytes read; stops with LANBOOT_CANCELLED once cancelFlag[0] != 0.
+   *  Other codes: LANBOOT_FILE_NOT_FOUND, LANBOOT_IO_FAILED. */
+  prewarmFile(filePath: string, ranges: number[], maxBytes: number, cancelFlag?: Int32Array): Promise<number>;
   IscsiEngine: new (onEvent: (event: EngineEvent) => void) => IscsiEngine;
   /** sd_notify(3): sends `state` to $NOTIFY_SOCKET. Returns false when there is none. */
   sdNotify(state: string): boolean;
@@ -169,6 +180,7 @@ export interface NativeAddon {
  *  `SdNotify` from src/system; both are structural subsets of NativeAddon). */
 export type VerifiedCopy = NativeAddon['verifiedCopy'];
 export type SendFileRange = NativeAddon['sendFileRange'];
+export type PrewarmFile = NativeAddon['prewarmFile'];
 export type OpenInterfaceUdpSocket = NativeAddon['openInterfaceUdpSocket'];
 
 function findAddon(): string {
@@ -250,6 +262,12 @@ function guardedEngineClass(Native: NativeAddon['IscsiEngine']): NativeAddon['Is
     sessions(): SessionInfo[] {
       return guarded('sessions', () => this.engine.sessions())();
     }
+    setCommandTrace(iqn: string, tracePath: string | null): void {
+      guarded('setCommandTrace', () => this.engine.setCommandTrace(iqn, tracePath))();
+    }
+    commandTraceOn(iqn: string): boolean {
+      return guarded('commandTraceOn', () => this.engine.commandTraceOn(iqn))();
+    }
     close(): void {
       guarded('close', () => this.engine.close())();
     }
@@ -264,6 +282,7 @@ function guardedAddon(raw: NativeAddon): NativeAddon {
     copySparseFile: guarded('copySparseFile', raw.copySparseFile),
     verifiedCopy: guarded('verifiedCopy', raw.verifiedCopy),
     sendFileRange: guarded('sendFileRange', raw.sendFileRange),
+    prewarmFile: guarded('prewarmFile', raw.prewarmFile),
     IscsiEngine: guardedEngineClass(raw.IscsiEngine),
     sdNotify: guarded('sdNotify', raw.sdNotify),
     openInterfaceUdpSocket: guarded('openInterfaceUdpSocket', raw.openInterfaceUdpSocket),

@@ -14,9 +14,12 @@ export {
   parseSeatName,
   parseSnapshotLabel,
   parseSnapshotNumber,
+  parseTraceSwitch,
   parseVersion,
   type AddSeatRequest,
   type CommitRequest,
 } from './input.js';
 export { SEAT_LUN, type CommitResult, type MoveAllResult, type OperationView, type SeatDetails, type SeatSummary, type SnapshotView, type SpaceReport, type SpaceWarning } from './views.js';
+export type { SeatTraceView } from './trace.js';
+export type { PrewarmResult } from './prewarm.js';
 export { hasBootSignature, storedBootChoice, type BootChoice, type BootChoiceInput, type MenuRequest, type SeatBootView } from './boot-options.js';

@@ -181,3 +181,10 @@ export function parseOnceRequest(body: { once?: unknown }): BootChoiceInput | nu
   if (body.once === null || body.once === 'none') return null;
   return parseBootChoice(body.once, 'once', ['disk', 'local', 'menu', 'iso']);
 }
+
+/** The trace switch: true/false or "on"/"off". */
+export function parseTraceSwitch(value: unknown): boolean {
+  if (value === true || value === 'on') return true;
+  if (value === false || value === 'off') return false;
+  throw new LanbootError('LANBOOT_INVALID_INPUT', `trace: expected on or off, got ${quoteInput(value)}`);
+}

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { SeatMode } from '../config/names.js';
 import type { ImageRepository } from '../db/images.js';
 import type { SeatRepository } from '../db/seats.js';
-import type { EngineEvent, IscsiEngine, SessionInfo } from '../native/index.js';
+import type { EngineEvent, IscsiEngine, PrewarmFile, SessionInfo } from '../native/index.js';
+import type { ImageVersionRow } from '../db/images.js';
 import type { DataLayout } from '../storage/layout.js';
 import { findSeatByMac, prepareForBoot } from './boot.js';
 import { commitSeat, recoverCommits } from './commit.js';
@@ -18,6 +19,8 @@ import type { AddSeatRequest, CommitRequest } from './input.js';
 import { isoExists, setSeatMenu, setSeatOnce, takeSeatOnce, type BootChoice, type BootChoiceInput, type MenuRequest, type SeatBootView } from './boot-options.js';
 import { addSeat, moveAllSeats, moveSeat, removeSeat, resetSeat, setSeatMode, setSeatQuota } from './lifecycle.js';
 import { deleteSnapshot, listSnapshots, restoreSnapshot, takeSnapshot } from './snapshots.js';
+import { Prewarmer, type PrewarmResult } from './prewarm.js';
+import { seatTrace, setSeatTrace, type SeatTraceView } from './trace.js';
 import { SpaceMonitor, type SpaceThresholds } from './space-monitor.js';
 import {
   seatDetails,
@@ -44,6 +47,8 @@ export interface SeatManagerOptions extends SpaceThresholds {
   publisher?: VersionPublisher | undefined;
   /** The addon's file tools (commit, snapshots, delta release). */
   diskTools: DiskTools;
+  /** Reads golden boot sets into the page cache; without it nothing is pre-warmed. */
+  prewarmFile?: PrewarmFile | undefined;
 }
 
 /** What other parts may follow (the boot history): every engine event, and each boot a seat's
@@ -57,6 +62,7 @@ export class SeatManager {
   readonly events = new EventEmitter<SeatManagerEvents>();
   private readonly ctx: SeatContext;
   private readonly space: SpaceMonitor;
+  private readonly prewarmer: Prewarmer | undefined;
 
   constructor(options: SeatManagerOptions) {
     this.ctx = {
@@ -70,6 +76,7 @@ export class SeatManager {
       tools: options.diskTools,
       state: newSeatState(),
     };
+    this.prewarmer = options.prewarmFile ? new Prewarmer(this.ctx, options.prewarmFile) : undefined;
     this.space = new SpaceMonitor(this.ctx, { diskLowRatio: options.diskLowRatio, diskLowBytes: options.diskLowBytes, quotaWarnRatio: options.quotaWarnRatio });
   }
 
@@ -78,6 +85,26 @@ export class SeatManager {
   registerAll(): { registered: number; failed: number } {
     recoverCommits(this.ctx);
     return registerTargets(this.ctx);
+  }
+
+  /** Starts (on) or stops recording the seat's boot trace (trace.ts). */
+  setTrace(name: string, on: boolean): SeatTraceView {
+    return setSeatTrace(this.ctx, name, on);
+  }
+
+  trace(name: string): SeatTraceView {
+    return seatTrace(this.ctx, name);
+  }
+
+  /** Reads the version's boot set into the page cache (after a publish); undefined when there
+   *  is no pre-warm or no recorded boot of its image. */
+  prewarm(version: ImageVersionRow): Promise<PrewarmResult | undefined> {
+    return this.prewarmer?.warm(version) ?? Promise.resolve(undefined);
+  }
+
+  /** The same for every version seats boot from (at start). */
+  prewarmInUse(): Promise<(PrewarmResult | undefined)[]> {
+    return this.prewarmer?.warmInUse() ?? Promise.resolve([]);
   }
 
   add(request: AddSeatRequest): SeatDetails {
@@ -156,6 +183,7 @@ export class SeatManager {
 
   close(): void {
     this.space.stop();
+    this.prewarmer?.close();
   }
 
   /** mac: lower-case colon form (config/names.ts normalizeMac). */

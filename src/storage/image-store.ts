@@ -3,6 +3,7 @@
 // atomic) and the directory fsynced: a reader never sees half a version, and a crash leaves
 // only a .partial, removed at the next start.
 import crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -74,7 +75,14 @@ async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** What other parts may follow: each golden version once it is published (the pre-warm). */
+export interface ImageStoreEvents {
+  version: [ImageVersionRow];
+}
+
 export class ImageStore {
+  readonly events = new EventEmitter<ImageStoreEvents>();
+
   constructor(
     private readonly layout: DataLayout,
     private readonly images: ImageRepository,
@@ -226,7 +234,9 @@ export class ImageStore {
         finalPath = this.layout.versionFile(imageName, number);
         fs.renameSync(partial, finalPath);
         await fsyncDirectory(dir);
-        return this.images.addVersion({ imageName, number, filePath: finalPath, sizeBytes, sha256, source });
+        const row = this.images.addVersion({ imageName, number, filePath: finalPath, sizeBytes, sha256, source });
+        this.events.emit('version', row);
+        return row;
       }
       finalPath = path.join(dir, kind.iso);
       const previous = this.images.listIsos(imageName).find((r) => r.fileName === kind.iso);

@@ -18,7 +18,7 @@ import { ImportManager } from '../storage/import-manager.js';
 import { UsbWatcher } from '../storage/usb.js';
 import { DataLayout } from '../storage/layout.js';
 import { SeatManager, type DiskTools } from '../seats/index.js';
-import type { EngineEvent, EngineFactory, IscsiEngine, NativeAddon, VerifiedCopy } from '../native/index.js';
+import type { EngineEvent, EngineFactory, IscsiEngine, NativeAddon, PrewarmFile, VerifiedCopy } from '../native/index.js';
 import { createApps, type WebApps } from '../web/app.js';
 import type { AppContext } from '../web/context.js';
 import type { StatusView } from '../web/views.js';
@@ -53,6 +53,8 @@ export interface SupervisorNative {
   diskTools: DiskTools;
   /** For image imports: the raw copy. */
   verifiedCopy: VerifiedCopy;
+  /** For the seats' pre-warm of golden boot sets (absent: none). */
+  prewarmFile?: PrewarmFile;
 }
 
 export function supervisorNative(addon: NativeAddon): SupervisorNative {
@@ -61,6 +63,7 @@ export function supervisorNative(addon: NativeAddon): SupervisorNative {
     sdNotify: addon.sdNotify,
     diskTools: { exportDisk: addon.exportDisk, copySparseFile: addon.copySparseFile, deltaIsIdle: addon.deltaIsIdle },
     verifiedCopy: addon.verifiedCopy,
+    prewarmFile: addon.prewarmFile,
   };
 }
 
@@ -235,11 +238,14 @@ export class Supervisor {
           { cause: error },
         );
       }
-      const manager = new SeatManager({ layout: this.layout, images, seats, engine: this.engine, logger: this.log, portal: () => this.portal, publisher: imageStore, diskTools: this.options.native.diskTools });
+      const manager = new SeatManager({ layout: this.layout, images, seats, engine: this.engine, logger: this.log, portal: () => this.portal, publisher: imageStore, diskTools: this.options.native.diskTools, prewarmFile: this.options.native.prewarmFile });
       seatManager = manager;
       this.seatManager = manager;
       const registered = manager.registerAll();
       manager.startMonitor();
+      // Neither waits: the box is ready while the boot sets are read in the background.
+      imageStore.events.on('version', (version) => void manager.prewarm(version));
+      void manager.prewarmInUse();
 
       const ctx: AppContext = { logger: this.log, status: () => this.status(), images, imageStore, imports, usb, seats: manager, db: this.db, sessionBytes: () => manager.sessionBytes() };
       const apps = createApps(ctx);

@@ -3,7 +3,7 @@
 // that a part of the supervisor owns (seats, import jobs, USB sticks, boot steps) are defined
 // next to the code that builds them and only named here.
 export type { BootEvent as BootEventView, WaitingPc as WaitingPcView } from '../boot/boot-store.js';
-export type { CommitResult, SeatBootView, SeatDetails, SeatSummary, SnapshotView, SpaceReport } from '../seats/index.js';
+export type { CommitResult, SeatBootView, SeatDetails, SeatSummary, SeatTraceView, SnapshotView, SpaceReport } from '../seats/index.js';
 export type { ImportJob as ImportJobView } from '../storage/import-manager.js';
 export type { UsbDevice as UsbDeviceView } from '../storage/usb.js';
 

@@ -20,6 +20,7 @@ const EXPORTS = {
   copySparseFile: 'function',
   verifiedCopy: 'function',
   sendFileRange: 'function',
+  prewarmFile: 'function',
   IscsiEngine: 'class',
   sdNotify: 'function',
   openInterfaceUdpSocket: 'function',
@@ -37,6 +38,8 @@ const ENGINE_METHODS = {
   deltaBytes: 'LANBOOT_INVALID_ARGUMENT',
   readDisk: 'LANBOOT_INVALID_ARGUMENT',
   sessions: null,
+  setCommandTrace: 'LANBOOT_INVALID_ARGUMENT',
+  commandTraceOn: 'LANBOOT_INVALID_ARGUMENT',
   close: null,
 } as const satisfies Record<keyof IscsiEngine, string | null>;
 
@@ -111,6 +114,15 @@ test('loadNative(): the same surface, every failure a LanbootError with a listed
   await assert.rejects(
     native.copySparseFile(path.join(dir, 'missing'), path.join(dir, 'copy')),
     (error: unknown) => error instanceof LanbootError && error.code === 'LANBOOT_FILE_NOT_FOUND' && error.details?.['addon'] === 'copySparseFile',
+  );
+  assert.throws(
+    () => engine.setCommandTrace('iqn.2026-01.test.contract:none', path.join(dir, 'trace.bin')),
+    (error: unknown) => error instanceof LanbootError && error.code === 'LANBOOT_TARGET_UNKNOWN' && error.details?.['addon'] === 'setCommandTrace',
+  );
+  assert.equal(engine.commandTraceOn('iqn.2026-01.test.contract:none'), false);
+  await assert.rejects(
+    native.prewarmFile(path.join(dir, 'missing'), [0, 4096], 4096),
+    (error: unknown) => error instanceof LanbootError && error.code === 'LANBOOT_FILE_NOT_FOUND' && error.details?.['addon'] === 'prewarmFile',
   );
 });
 

@@ -45,6 +45,8 @@ test('seat routes refuse bad input with a clear message and change nothing', asy
   oneLineError(await f.cli(['client', 'restore', 'pc', '3']), /seat pc has no snapshot 3/);
   oneLineError(await f.cli(['client', 'snapshot-delete', 'pc', '0']), /snapshot: expected a snapshot number/);
   oneLineError(await f.cli(['client', 'snapshot', 'pc', '--label', '<script>']), /label: expected 1-64 letters/);
+  oneLineError(await f.cli(['client', 'trace', 'pc', 'maybe']), /seat trace: expected on or off, got 'maybe'/);
+  oneLineError(await f.cli(['client', 'trace', 'ghost', 'on']), /seat 'ghost' does not exist/);
   oneLineError(await f.cli(['client', 'commit', 'pc']), /in persistent mode: only a maintenance seat/);
   oneLineError(await f.cli(['client', 'add', '--name', 'big', '--mode', 'install', '--size', '100T']), /size: '100T' is out of range/);
   oneLineError(await f.cli(['image', 'move-seats', 'nope']), /image 'nope' does not exist/);
@@ -55,6 +57,9 @@ test('seat routes refuse bad input with a clear message and change nothing', asy
     ['POST', '/api/v1/clients/pc/mode', '{"mode":"fresh","extra":1}', 400, /unknown field 'extra'/],
     ['POST', '/api/v1/clients/pc/mode', '[1]', 400, /expected a JSON object/],
     ['POST', '/api/v1/clients/pc/quota', '{}', 400, /quota is required/],
+    ['POST', '/api/v1/clients/pc/trace', '{"on":"maybe"}', 400, /trace: expected on or off, got 'maybe'/],
+    ['POST', '/api/v1/clients/pc/trace', '{}', 400, /trace: expected on or off/],
+    ['POST', '/api/v1/clients/ghost/trace', '{"on":true}', 404, /seat 'ghost' does not exist/],
     ['POST', '/api/v1/clients/pc/quota', '{"quota":{"a":1}}', 400, /expected a size/],
     ['POST', '/api/v1/clients/move', '{}', 400, /image: expected an image name/],
     ['POST', '/api/v1/clients/move', '{"image":"base","version":1.5}', 400, /expected a version number/],
@@ -86,6 +91,11 @@ test('/api/v1/seats is the seat routes\' name; /api/v1/clients answers the same'
     const one = await request(socket, 'GET', `${base}/pc`);
     assert.equal(one.status, 200, `${base}/pc`);
     assert.equal((one.json as unknown as { name: string; image: string }).image, 'base');
+    const trace = await request(socket, 'POST', `${base}/pc/trace`, '{"on":true}');
+    assert.equal(trace.status, 200, `${base}/pc/trace`);
+    assert.equal((trace.json as unknown as { on: boolean }).on, true);
+    assert.equal((await request(socket, 'POST', `${base}/pc/trace`, '{"on":"off"}')).status, 200);
+    assert.equal(((await request(socket, 'GET', `${base}/pc/trace`)).json as unknown as { on: boolean }).on, false);
     const bad = await request(socket, 'POST', `${base}/pc/mode`, '{"mode":"frozen"}');
     assert.equal(bad.status, 400, `${base}/pc/mode`);
     assert.equal((await request(socket, 'GET', `${base}/ghost`)).status, 404, `${base}/ghost`);

@@ -142,6 +142,7 @@ bool Connection::login() {
       if (session_->target) {
         lun_ = session_->target->backing.lun;
         luns_ = session_->target->lunTable();
+        trace_ = host_.commandTrace(session_->targetName);
       }
       return true;
     }
@@ -381,6 +382,11 @@ bool Connection::executeAndRespond(const InitiatorHeader& command, const uint8_t
   auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
   session_->counters.commands.fetch_add(1, std::memory_order_relaxed);
   session_->counters.serviceMicroseconds.fetch_add(uint64_t(elapsed), std::memory_order_relaxed);
+  if (trace_ && trace_->enabled()) {
+    const auto startNs = std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count();
+    trace_->record(cdb, cdbLength, uint64_t(startNs), uint32_t(std::min<int64_t>(elapsed, 0xffffffff)), session_->nexusId,
+                   static_cast<uint8_t>(outcome.result.status));
+  }
   return ok;
 }
 

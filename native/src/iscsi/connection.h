@@ -13,6 +13,7 @@
 #include "iscsi/login.h"
 #include "iscsi/pdu.h"
 #include "iscsi/session.h"
+#include "scsi/command_trace.h"
 #include "scsi/lun.h"
 #include "scsi/task_router.h"
 
@@ -50,6 +51,8 @@ class ConnectionHost : public LoginDirectory {
   virtual void dropTargetSessions(const std::string& targetIqn, uint64_t exceptConnectionToken,
                                   const std::string& reason) = 0;
   virtual void emit(const EngineEvent& event) = 0;
+  // The target's command trace switch (kept while the target exists), or null.
+  virtual std::shared_ptr<scsi::CommandTrace> commandTrace(const std::string& targetIqn) { return nullptr; }
 };
 
 struct ConnectionInfo {
@@ -132,6 +135,7 @@ class Connection {
   SessionParameters parameters_;
   std::shared_ptr<scsi::Lun> lun_;  // LUN 0
   scsi::LunTable luns_;  // every LUN of session_->target, which keeps them alive
+  std::shared_ptr<scsi::CommandTrace> trace_;
 
   uint16_t connectionId_ = 0;
   uint32_t statSn_ = 0;

@@ -580,6 +580,7 @@ bool Engine::removeTarget(const std::string& iqn) {
     targets_.erase(it);
   }
   disarmFreshStart(iqn);
+  stopCommandTrace(iqn);
   dropTargetSessions(iqn, 0, "target removed");
   entry->forEachLun([](const TargetBacking& backing) { backing.lun->flush(); });
   return true;
@@ -691,6 +692,8 @@ void Engine::close() {
     targets.swap(targets_);
   }
   for (auto& [iqn, entry] : targets) entry->forEachLun([](const TargetBacking& backing) { backing.lun->flush(); });
+  std::lock_guard<std::mutex> lock(traceMutex_);
+  for (auto& [iqn, trace] : traces_) trace->stop();
 }
 
 int Engine::resetStores(const TargetEntry& target) {
@@ -702,6 +705,39 @@ int Engine::resetStores(const TargetEntry& target) {
     if (rc == 0) rc = extraRc;
   }
   return rc;
+}
+
+std::shared_ptr<scsi::CommandTrace> Engine::commandTrace(const std::string& targetIqn) {
+  std::lock_guard<std::mutex> lock(traceMutex_);
+  auto& trace = traces_[targetIqn];
+  if (!trace) trace = std::make_shared<scsi::CommandTrace>();
+  return trace;
+}
+
+bool Engine::setCommandTrace(const std::string& iqn, const std::string& path, std::string* error) {
+  if (!lookup(iqn)) {
+    *error = "no target " + iqn;
+    return false;
+  }
+  if (path.empty()) {
+    commandTrace(iqn)->stop();
+    return true;
+  }
+  return commandTrace(iqn)->start(path, error) == 0;
+}
+
+bool Engine::commandTraceOn(const std::string& iqn) {
+  std::lock_guard<std::mutex> lock(traceMutex_);
+  auto it = traces_.find(iqn);
+  return it != traces_.end() && it->second->enabled();
+}
+
+void Engine::stopCommandTrace(const std::string& iqn) {
+  std::lock_guard<std::mutex> lock(traceMutex_);
+  auto it = traces_.find(iqn);
+  if (it == traces_.end()) return;
+  it->second->stop();
+  traces_.erase(it);
 }
 
 }  // namespace lanboot::iscsi

@@ -64,6 +64,11 @@ class Engine : public ConnectionHost {
   // store's -errno.
   int readDisk(const std::string& iqn, uint64_t offset, uint64_t length, uint8_t* out);
   std::vector<SessionSnapshot> sessions();
+  // Starts appending the target's READ/WRITE commands to `path` (scsi/command_trace.h), or
+  // stops when `path` is empty. False with `error` set for an unknown target or a file that
+  // cannot be opened. Removing the target stops its trace.
+  bool setCommandTrace(const std::string& iqn, const std::string& path, std::string* error);
+  bool commandTraceOn(const std::string& iqn);
   // Stops accepting, ends every connection, flushes every store. Idempotent.
   void close();
 
@@ -76,6 +81,7 @@ class Engine : public ConnectionHost {
   void dropTargetSessions(const std::string& targetIqn, uint64_t exceptConnectionToken,
                           const std::string& reason) override;
   void emit(const EngineEvent& event) override;
+  std::shared_ptr<scsi::CommandTrace> commandTrace(const std::string& targetIqn) override;
 
  private:
   struct ConnectionSlot {
@@ -121,6 +127,10 @@ class Engine : public ConnectionHost {
   uint16_t nextTsih_ = 1;
   bool closing_ = false;
   bool closed_ = false;
+
+  std::mutex traceMutex_;
+  std::map<std::string, std::shared_ptr<scsi::CommandTrace>> traces_;  // created on first use
+  void stopCommandTrace(const std::string& iqn);
 
   int listenFd_ = -1;
   int wakeFd_ = -1;  // eventfd that interrupts the accept loop's poll

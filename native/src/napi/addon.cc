@@ -24,6 +24,7 @@
 #include "iscsi/engine.h"
 #include "scsi/lun.h"
 #include "system/sd_notify.h"
+#include "system/prewarm.h"
 #include "system/sendfile_reactor.h"
 #include "system/udp_socket.h"
 
@@ -158,6 +159,8 @@ class IscsiEngineWrap : public Napi::ObjectWrap<IscsiEngineWrap> {
                         InstanceMethod<&IscsiEngineWrap::deltaBytes>("deltaBytes"),
                         InstanceMethod<&IscsiEngineWrap::readDisk>("readDisk"),
                         InstanceMethod<&IscsiEngineWrap::sessions>("sessions"),
+                        InstanceMethod<&IscsiEngineWrap::setCommandTrace>("setCommandTrace"),
+                        InstanceMethod<&IscsiEngineWrap::commandTraceOn>("commandTraceOn"),
                         InstanceMethod<&IscsiEngineWrap::close>("close")});
   }
 
@@ -415,6 +418,31 @@ class IscsiEngineWrap : public Napi::ObjectWrap<IscsiEngineWrap> {
     if (rc == -ENOENT) throwWithCode(env, "no target " + iqn, "LANBOOT_TARGET_UNKNOWN");
     if (rc != 0) throwWithCode(env, "readDisk of " + iqn + " failed: " + strerror(-rc), "LANBOOT_ENGINE_FAILED");
     return buffer;
+  }
+
+  // setCommandTrace(iqn, path | null): starts appending the target's READ/WRITE commands to
+  // path (scsi/command_trace.h), or stops with null.
+  Napi::Value setCommandTrace(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !(info[1].IsString() || info[1].IsNull())) {
+      throwWithCode(env, "setCommandTrace(iqn, path | null): iqn string and a path string or null required", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    const std::string iqn = info[0].As<Napi::String>().Utf8Value();
+    const std::string path = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+    if (info[1].IsString() && path.empty()) throwWithCode(env, "setCommandTrace: path must not be empty", "LANBOOT_INVALID_ARGUMENT", true);
+    std::string error;
+    if (!engine_->setCommandTrace(iqn, path, &error)) {
+      throwWithCode(env, error, error.rfind("no target ", 0) == 0 ? "LANBOOT_TARGET_UNKNOWN" : "LANBOOT_IO_FAILED");
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value commandTraceOn(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      throwWithCode(env, "commandTraceOn(iqn): iqn string required", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+    return Napi::Boolean::New(env, engine_->commandTraceOn(info[0].As<Napi::String>().Utf8Value()));
   }
 
   Napi::Value sessions(const Napi::CallbackInfo& info) {
@@ -682,6 +710,71 @@ Napi::Value verifiedCopy(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// prewarmFile(path, ranges: number[] (offset, length pairs), maxBytes, cancelFlag?):
+// Promise<bytesRead>. Reads the ranges in order into the page cache on a worker thread; stops
+// (LANBOOT_CANCELLED) once cancelFlag[0] is non-zero.
+class PrewarmWorker : public PromiseWorker<Napi::AsyncWorker> {
+ public:
+  PrewarmWorker(Napi::Env env, std::string path, std::vector<lanboot::system::ByteRange> ranges, uint64_t maxBytes,
+                const Napi::Value& cancelFlag)
+      : PromiseWorker(env, "lanboot-prewarm"), path_(std::move(path)), ranges_(std::move(ranges)), maxBytes_(maxBytes) {
+    if (cancelFlag.IsTypedArray()) {
+      cancelRef_ = Napi::Persistent(cancelFlag.As<Napi::Object>());
+      cancel_ = cancelFlag.As<Napi::TypedArrayOf<int32_t>>().Data();
+    }
+  }
+
+ protected:
+  void Execute() override {
+    int32_t* cancel = cancel_;
+    std::function<bool()> cancelled;
+    if (cancel != nullptr) cancelled = [cancel] { return __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0; };
+    std::string error;
+    int rc = lanboot::system::prewarmRanges(path_, ranges_, maxBytes_, cancelled, &bytesRead_, &error);
+    if (rc == 0) return;
+    fail(rc == -ECANCELED ? "LANBOOT_CANCELLED" : rc == -ENOENT ? "LANBOOT_FILE_NOT_FOUND" : "LANBOOT_IO_FAILED", error);
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), double(bytesRead_))); }
+
+ private:
+  std::string path_;
+  std::vector<lanboot::system::ByteRange> ranges_;
+  uint64_t maxBytes_;
+  Napi::ObjectReference cancelRef_;
+  int32_t* cancel_ = nullptr;
+  uint64_t bytesRead_ = 0;
+};
+
+Napi::Value prewarmFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  constexpr uint32_t kMaxRanges = 4u << 20;
+  uint64_t maxBytes = 0;
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsArray() || !isSafeInteger(info[2], &maxBytes)) {
+    throwWithCode(env, "prewarmFile(path, ranges, maxBytes, cancelFlag?): path string, array of offset/length pairs and a byte count required",
+                  "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  Napi::Array flat = info[1].As<Napi::Array>();
+  if (flat.Length() % 2 != 0 || flat.Length() / 2 > kMaxRanges) {
+    throwWithCode(env, "prewarmFile: ranges must hold offset/length pairs (at most 4 Mi ranges)", "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  std::vector<lanboot::system::ByteRange> ranges(flat.Length() / 2);
+  for (uint32_t i = 0; i < ranges.size(); ++i) {
+    if (!isSafeInteger(flat.Get(2 * i), &ranges[i].offset) || !isSafeInteger(flat.Get(2 * i + 1), &ranges[i].length)) {
+      throwWithCode(env, "prewarmFile: offsets and lengths must be non-negative whole numbers", "LANBOOT_INVALID_ARGUMENT", true);
+    }
+  }
+  Napi::Value cancelFlag = info.Length() >= 4 ? info[3] : env.Undefined();
+  if (!cancelFlag.IsUndefined() && !cancelFlag.IsNull()) {
+    bool ok = cancelFlag.IsTypedArray() && cancelFlag.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array &&
+              cancelFlag.As<Napi::TypedArray>().ElementLength() >= 1;
+    if (!ok) throwWithCode(env, "prewarmFile: cancelFlag must be an Int32Array of at least one element", "LANBOOT_INVALID_ARGUMENT", true);
+  }
+  auto* worker = new PrewarmWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(ranges), maxBytes, cancelFlag);
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Value deltaIsIdle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {
@@ -840,6 +933,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("deltaIsIdle", Napi::Function::New(env, deltaIsIdle, "deltaIsIdle"));
   exports.Set("copySparseFile", Napi::Function::New(env, copySparseFile, "copySparseFile"));
   exports.Set("verifiedCopy", Napi::Function::New(env, verifiedCopy, "verifiedCopy"));
+  exports.Set("prewarmFile", Napi::Function::New(env, prewarmFile, "prewarmFile"));
   exports.Set("sendFileRange", Napi::Function::New(env, sendFileRange, "sendFileRange"));
   exports.Set("sdNotify", Napi::Function::New(env, sdNotify, "sdNotify"));
   exports.Set("openInterfaceUdpSocket", Napi::Function::New(env, openInterfaceUdpSocket, "openInterfaceUdpSocket"));

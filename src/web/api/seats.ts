@@ -13,6 +13,7 @@ import {
   parseSeatName,
   parseSnapshotLabel,
   parseSnapshotNumber,
+  parseTraceSwitch,
   parseVersion,
 } from '../../seats/index.js';
 import { GroupRepository, parseGroupName } from '../../seats/groups.js';
@@ -89,6 +90,14 @@ export function seatRoutes(ctx: AppContext): Hono {
     const body = await readOptionalJsonObject(c);
     checkFields(body, ['image', 'force']);
     return c.json(await ctx.seats.commit(parseSeatName(c.req.param('name')), parseCommitRequest(body)), 201);
+  });
+
+  // Recording the seat's boot trace (docs/seats.md): {on: true|false}.
+  app.get('/:name/trace', (c) => c.json(ctx.seats.trace(parseSeatName(c.req.param('name')))));
+  app.post('/:name/trace', jsonBodyLimit, async (c) => {
+    const body = await readJsonObject(c);
+    checkFields(body, ['on']);
+    return c.json(ctx.seats.setTrace(parseSeatName(c.req.param('name')), parseTraceSwitch(body.on)));
   });
 
   app.get('/:name/snapshots', (c) => c.json(ctx.seats.snapshots(parseSeatName(c.req.param('name')))));

@@ -55,6 +55,20 @@ export class RecordingEngine implements IscsiEngine {
     this.calls.push({ method: 'disarmFreshStart', iqn });
   }
 
+  /** Where each target's command trace is being written (absent: off). */
+  readonly traces = new Map<string, string>();
+
+  setCommandTrace(iqn: string, tracePath: string | null): void {
+    this.calls.push({ method: 'setCommandTrace', iqn });
+    if (!this.targets.has(iqn)) throw new Error(`no target ${iqn}`);
+    if (tracePath === null) this.traces.delete(iqn);
+    else this.traces.set(iqn, tracePath);
+  }
+
+  commandTraceOn(iqn: string): boolean {
+    return this.traces.has(iqn);
+  }
+
   /** What readDisk answers at offset 0 per target (other bytes read as zeros). */
   readonly diskStart = new Map<string, Buffer>();
 
