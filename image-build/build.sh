@@ -7,7 +7,7 @@
 #
 # Another architecture than the host's (arm64 on an amd64 machine): mmdebstrap runs the foreign
 # root's maintainer scripts through qemu-user-static (image-build/binfmt.sh registers it), and
-# the native modules are cross-compiled (image-build/cross-addon.sh, decision 0023). arm64 also
+# the native modules are cross-compiled (image-build/cross-addon.sh, decision 0025). arm64 also
 # writes a Raspberry Pi 4/5 image (-rpi.img) from the same root: an MBR disk whose first
 # partition holds the Pi firmware (Debian's raspi-firmware) and the kernel.
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds lanboot's native addon and better-sqlite3 for another CPU architecture with a cross
-# compiler (decision 0023): g++-aarch64-linux-gnu against the Node headers the host build
+# compiler (decision 0025): g++-aarch64-linux-gnu against the Node headers the host build
 # uses (node-gyp's nodedir). The host's own build/ is never touched.
 #   image-build/cross-addon.sh ARCH OUT_DIR
 # Writes OUT_DIR/lanboot_native.node and OUT_DIR/better_sqlite3.node. better-sqlite3 takes

@@ -32,7 +32,7 @@ packages=(
   mmdebstrap squashfs-tools erofs-utils dosfstools fdisk gdisk
   # ... trixie's archive key for mmdebstrap, and the FAT tools that fill the ESP without loop devices
   debian-archive-keyring mtools
-  # arm64 image from any machine (docs/decisions/0023): qemu-user-static + binfmt for the foreign
+  # arm64 image from any machine (docs/decisions/0025): qemu-user-static + binfmt for the foreign
   # root, the cross compiler for the native modules, qemu-system-aarch64 + UEFI to boot it
   qemu-user-static arch-test qemu-system-arm qemu-efi-aarch64 file
 )
