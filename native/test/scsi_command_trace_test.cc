@@ -51,7 +51,7 @@ void recordsAndFormat() {
   CHECK(!trace.enabled());
   CHECK_EQ(trace.start(path, &error), 0);
   CHECK(trace.enabled());
-  const uint8_t read10[10] = {0x28, 0, 0, 0, 0x10, 0, 0, 0, 8, 0};                   // LBA 16, 8 blocks
+  const uint8_t read10[10] = {0x28, 0, 0, 0, 0, 0x10, 0, 0, 8, 0};                   // LBA 16, 8 blocks
   const uint8_t write16[16] = {0x8A, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0, 0, 0, 1, 0, 0};  // LBA 32, 1 block
   const uint8_t inquiry[6] = {0x12, 0, 0, 0, 36, 0};
   trace.record(read10, sizeof read10, 1000, 7, 3, 0);
