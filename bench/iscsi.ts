@@ -20,7 +20,8 @@ import { findCopiesOf, makeGoldenImage, type GoldenImage } from '../test/helpers
 import { type IscsiDisk, diskFromSeat, initiatorOf, libiscsiUrl } from '../test/helpers/iscsi-disk.js';
 import { addSeat, importImage, startLanboot, type Lanboot } from '../test/helpers/supervisor.js';
 import { startTgt, type Tgt } from '../test/helpers/tgt.js';
-import { type Cleanup, describeRun, processCpuSeconds, repoRoot, requireTools, runTool } from '../test/helpers/tools.js';
+import { describeRun, processCpuSeconds, repoRoot, requireTools, runTool } from '../test/helpers/tools.js';
+import { Teardown } from './support/teardown.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -42,23 +43,6 @@ function positive(name: keyof typeof opts): number {
   const n = Number(opts[name]);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
   return n;
-}
-
-/** Cleanup for a script (what node:test's t.after does for tests): run in reverse, always. */
-class Teardown implements Cleanup {
-  private readonly steps: (() => unknown)[] = [];
-  after(fn: () => unknown): void {
-    this.steps.push(fn);
-  }
-  async run(): Promise<void> {
-    for (const step of this.steps.reverse()) {
-      try {
-        await step();
-      } catch (e) {
-        console.error('cleanup step failed:', e);
-      }
-    }
-  }
 }
 
 interface PerfResult {

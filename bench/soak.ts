@@ -21,7 +21,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { IscsiSession, expectGood } from '../test/helpers/iscsi-wire.js';
 import { addSeat, importImage, type SeatInfo, startLanboot } from '../test/helpers/supervisor.js';
-import { type Cleanup, freePort } from '../test/helpers/tools.js';
+import { freePort } from '../test/helpers/tools.js';
+import { Teardown } from './support/teardown.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -36,22 +37,6 @@ const DURATION_MS = Number(opts.minutes) * 60_000;
 const RESTARTS = Number(opts.restarts);
 const IMAGE_BYTES = Number(opts['image-mib']) * 1024 * 1024;
 const REPLACEMENT_TIMEOUT_MS = 120_000;
-
-class Teardown implements Cleanup {
-  private readonly steps: (() => unknown)[] = [];
-  after(fn: () => unknown): void {
-    this.steps.push(fn);
-  }
-  async run(): Promise<void> {
-    for (const step of this.steps.reverse()) {
-      try {
-        await step();
-      } catch (e) {
-        console.error('cleanup step failed:', e);
-      }
-    }
-  }
-}
 
 function fdCount(pid: number): number {
   try {
