@@ -10,31 +10,9 @@ import { BLOCK_SIZE, makeGoldenImage } from '../helpers/images.js';
 import { goldenContent } from '../helpers/qemu-block.js';
 import { expectGood, IscsiSession } from '../helpers/iscsi-wire.js';
 import { tempDir } from '../helpers/tools.js';
+import { refFromScript, type DiskRef } from '../helpers/boot-script.js';
 
 const IMAGE_BYTES = 8 * 1024 * 1024;
-
-interface DiskRef {
-  host: string;
-  port: number;
-  targetIqn: string;
-  initiatorIqn: string;
-  chap?: { user: string; secret: string } | undefined;
-}
-
-function refFromScript(script: string): DiskRef {
-  const uri = /^sanboot iscsi:([0-9.]+)::(\d+):(\d+):(\S+) \|\| goto failed$/m.exec(script);
-  assert.ok(uri, `no sanboot line in:\n${script}`);
-  const get = (re: RegExp) => re.exec(script)?.[1];
-  const user = get(/^set username (\S+)$/m);
-  const secret = get(/^set password (\S+)$/m);
-  return {
-    host: uri[1]!,
-    port: Number(uri[2]),
-    targetIqn: uri[4]!,
-    initiatorIqn: get(/^set initiator-iqn (\S+)$/m)!,
-    chap: user && secret ? { user, secret } : undefined,
-  };
-}
 
 async function login(disk: DiskRef): Promise<IscsiSession> {
   const session = await IscsiSession.open({

@@ -11,16 +11,9 @@ import { BLOCK_SIZE, makeGoldenImage } from '../helpers/images.js';
 import { goldenContent, assertSameDisk } from '../helpers/qemu-block.js';
 import { expectGood, IscsiSession, SenseKey } from '../helpers/iscsi-wire.js';
 import { tempDir } from '../helpers/tools.js';
+import { refFromScript, type DiskRef } from '../helpers/boot-script.js';
 
 const IMAGE_BYTES = 8 * 1024 * 1024;
-
-interface DiskRef {
-  host: string;
-  port: number;
-  targetIqn: string;
-  initiatorIqn: string;
-  chap?: { user: string; secret: string } | undefined;
-}
 
 interface SeatJson extends SeatInfo {
   sessions: unknown[];
@@ -34,23 +27,6 @@ interface SeatJson extends SeatInfo {
 
 function refFromSeat(seat: SeatJson, host: string, port: number): DiskRef {
   return { host, port, targetIqn: seat.targetIqn, initiatorIqn: seat.initiatorIqns[0]!, chap: seat.chap ?? undefined };
-}
-
-/** What a PC acts on in its sanboot/sanhook script. */
-function refFromScript(script: string): DiskRef & { keepSan: boolean } {
-  const uri = /^san(?:boot|hook)(?: --drive 0x80)? iscsi:([0-9.]+)::(\d+):(\d+):(\S+) \|\| goto failed$/m.exec(script);
-  assert.ok(uri, `no sanboot/sanhook line in:\n${script}`);
-  const get = (re: RegExp) => re.exec(script)?.[1];
-  const user = get(/^set username (\S+)$/m);
-  const secret = get(/^set password (\S+)$/m);
-  return {
-    host: uri[1]!,
-    port: Number(uri[2]),
-    targetIqn: uri[4]!,
-    initiatorIqn: get(/^set initiator-iqn (\S+)$/m)!,
-    chap: user && secret ? { user, secret } : undefined,
-    keepSan: /^set keep-san 1$/m.test(script),
-  };
 }
 
 /** Logs in as the PC, runs `work`, logs out. */
